@@ -1,0 +1,1 @@
+"""damer_core package."""

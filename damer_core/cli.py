@@ -1,0 +1,51 @@
+"""The ``damer`` command: a dispatcher for the sub-commands that the packages register.
+
+Each package declares its sub-commands as entry points in the group ``damer.commands`` (see
+``pyproject.toml``); an entry point names a function ``register(subparsers)`` that adds one sub-parser
+and sets its ``run`` default to a function ``run(args) -> int``. This keeps ``damer_core`` free of any
+knowledge of the engine or the training package.
+
+User errors (:class:`~damer_core.errors.DamerError`) are printed as one line, exit status 2; Ctrl-C exits
+with status 130 without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from importlib.metadata import entry_points
+
+from damer_core.errors import DamerError
+
+ENTRY_POINT_GROUP = "damer.commands"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``damer`` argument parser with every registered sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="damer",
+        description="Streaming music emotion engine: valence and arousal from audio, sent over OSC.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for entry_point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
+        entry_point.load()(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``damer`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except DamerError as exc:
+        print(f"damer {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"damer {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

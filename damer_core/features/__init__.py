@@ -1,0 +1,1 @@
+"""Front-end views: log-Mel and cochleagram, offline and streaming."""

@@ -1,0 +1,35 @@
+"""Checks on audio entering a front-end: shape, dtype and finiteness.
+
+Documented handling: any floating dtype is accepted and converted to the front-end's dtype; integer PCM,
+non-1-D arrays and non-finite samples raise :class:`~damer_core.errors.AudioError`; an empty block is
+valid and yields no frames.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from damer_core.errors import AudioError
+
+
+def check_mono_block(samples: np.ndarray, dtype: type[np.floating] = np.float32) -> np.ndarray:
+    """Validate one block of mono audio and return it as a contiguous array of ``dtype``.
+
+    Args:
+        samples: shape ``(n,)``, floating point, nominally in [-1, 1]; ``n`` may be 0.
+        dtype: ``np.float32`` or ``np.float64``.
+
+    Raises:
+        AudioError: not an array, not 1-D (e.g. stereo ``(n, 2)``), integer dtype, or NaN/inf samples.
+    """
+    if not isinstance(samples, np.ndarray):
+        raise AudioError(f"audio must be a numpy array, got {type(samples).__name__}")
+    if samples.ndim != 1:
+        raise AudioError(f"expected mono audio of shape (n,), got shape {samples.shape}; downmix channels first")
+    if not np.issubdtype(samples.dtype, np.floating):
+        raise AudioError(f"expected floating-point samples in [-1, 1], got dtype {samples.dtype}; convert PCM first")
+    block = np.ascontiguousarray(samples, dtype=dtype)
+    if block.size and not np.isfinite(block).all():
+        bad = np.flatnonzero(~np.isfinite(block))
+        raise AudioError(f"{bad.size} non-finite sample(s) (NaN/inf), first at index {bad[0]}")
+    return block
