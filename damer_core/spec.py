@@ -154,8 +154,12 @@ class FeatureSpec:
         return from_mapping(cls, data, where="feature spec")
 
     def hash(self) -> str:
-        """Stable hash string of the spec (16 hex digits of SHA-256 over canonical JSON)."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """Stable hash string of the spec (16 hex digits of SHA-256 over canonical JSON).
+
+        Equal specs hash equally: the values pass through :meth:`from_dict` first, which turns an int given
+        for a float field (``f_min=50``) into the float it equals (``50.0``).
+        """
+        canonical = json.dumps(FeatureSpec.from_dict(self.to_dict()).to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
     def describe_difference(self, other: FeatureSpec) -> list[str]:

@@ -65,7 +65,7 @@ def log_mel(audio: np.ndarray, spec: FeatureSpec, dtype: type[np.floating] = np.
     """
     block = check_mono_block(audio, dtype)
     transform = LogMel(spec, _TORCH_DTYPES[np.dtype(dtype)])
-    with torch.no_grad():
+    with torch.inference_mode():
         return transform(torch.from_numpy(block)).numpy()
 
 
@@ -102,7 +102,7 @@ class MelStream:
         if n_frames == 0:
             self._pending = buffered.copy()
             return np.zeros((0, self.spec.mel.n_mels), dtype=self.dtype)
-        with torch.no_grad():
+        with torch.inference_mode():
             frames = self._transform(torch.from_numpy(buffered)).numpy()
         self._pending = buffered[n_frames * self.spec.hop :].copy()
         return frames

@@ -1,0 +1,1 @@
+"""Benchmark scripts: each prints a table and, with ``--json PATH``, writes its numbers."""

@@ -1,0 +1,255 @@
+"""DamerModel: the causal, windowed DAMER network, offline and streaming.
+
+Data flow per token (``frames_per_token`` frames of each view on one frame grid)::
+
+    mel frames  ─▶ ViewEncoder ─┬─▶ window mean ─▶ view head ─▶ view_va["mel"], view_logits["mel"]
+                                ▼
+                           DSAF blocks ─▶ gated fusion ─▶ temporal layers ─▶ heads ─▶ va, logits, embedding
+                                ▲
+    coch frames ─▶ ViewEncoder ─┴─▶ window mean ─▶ view head ─▶ view_va["cochleagram"], view_logits[...]
+
+Everything is causal: token ``n`` depends on frames ``< (n + 1) * frames_per_token`` only. The encoders see
+a receptive field of ``1 + (kernel_size - 1) * (2**encoder_blocks - 1)`` tokens; DSAF sees
+``fusion_window_tokens``, the temporal layers and the view heads ``window_tokens`` (W).
+
+:meth:`DamerModel.forward` processes whole sequences (training, evaluation); :meth:`DamerModel.step`
+processes one token with an explicit state of fixed size (live use) and computes the same numbers as the
+eval-mode forward pass. :meth:`DamerModel.streaming` wraps ``step`` for any number of new frames.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch import nn
+
+from damer_core.errors import AudioError
+from damer_core.model.config import ModelConfig
+from damer_core.model.encoder import ViewEncoder
+from damer_core.model.fusion import ConcatFusion, DSAFBlock, GatedFusion
+from damer_core.model.heads import EmbeddingHead, EmotionHead, window_mean
+from damer_core.model.layers import shift_in
+from damer_core.model.output import DamerOutput, empty_output
+from damer_core.model.streaming import StreamingDamer
+from damer_core.model.temporal import TemporalLayer
+from damer_core.spec import FeatureSpec
+
+State = dict[str, torch.Tensor]
+
+
+class DamerModel(nn.Module):
+    """DAMER for one :class:`FeatureSpec` and one :class:`ModelConfig`.
+
+    Args:
+        config: the hyper-parameters.
+        spec: the front-end the model reads (it fixes the number of Mel bins and cochleagram channels).
+
+    The model is built on the CPU in float32; move it with ``.to(device)`` (see
+    :func:`damer_core.model.device.place_model`).
+    """
+
+    def __init__(self, config: ModelConfig, spec: FeatureSpec) -> None:
+        super().__init__()
+        self.config = config
+        self.spec = spec
+        self.views = config.views
+        self.n_bins = {"mel": spec.mel.n_mels, "cochleagram": spec.cochleagram.n_channels}
+        d = config.d_model
+        self.encoders = nn.ModuleDict(
+            {
+                view: ViewEncoder(
+                    view,
+                    self.n_bins[view],
+                    config.frames_per_token,
+                    d,
+                    config.encoder_blocks,
+                    config.kernel_size,
+                    config.ffn_mult,
+                    config.dropout,
+                )
+                for view in self.views
+            }
+        )
+        self.view_heads = nn.ModuleDict({view: EmotionHead(d) for view in self.views})
+        dual = len(self.views) == 2
+        n_dsaf = config.dsaf_blocks if dual and config.fusion == "dsaf" else 0
+        self.dsaf = nn.ModuleList(
+            DSAFBlock(f"dsaf{i}", d, config.n_heads, config.fusion_window_tokens, config.ffn_mult, config.dropout)
+            for i in range(n_dsaf)
+        )
+        self.fusion: nn.Module | None = None
+        if dual:
+            self.fusion = GatedFusion(d) if config.fusion == "dsaf" else ConcatFusion(d)
+        self.temporal = nn.ModuleList(
+            TemporalLayer(f"temporal{i}", d, config.n_heads, config.window_tokens, config.ffn_mult, config.dropout)
+            for i in range(config.temporal_layers)
+        )
+        self.head = EmotionHead(d)
+        self.embedding = EmbeddingHead(d, config.embed_dim)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.trunc_normal_(module.weight, std=0.02)
+                nn.init.zeros_(module.bias)
+
+    @property
+    def frames_per_token(self) -> int:
+        """Feature frames per token."""
+        return self.config.frames_per_token
+
+    def token_end_seconds(self, token: int) -> float:
+        """Audio time (s from the stream start) at which token ``token`` is complete: the end of its last frame."""
+        return self.spec.frame_end_seconds((token + 1) * self.config.frames_per_token - 1)
+
+    def set_input_stats(
+        self, mel_mean: npt.ArrayLike, mel_std: npt.ArrayLike, coch_mean: npt.ArrayLike, coch_std: npt.ArrayLike
+    ) -> None:
+        """Set the fixed per-bin input normalisation from training-data statistics.
+
+        Args:
+            mel_mean, mel_std: ``(n_mels,)`` mean and standard deviation of the log-Mel bins.
+            coch_mean, coch_std: ``(n_channels,)`` the same for the log-cochleagram channels.
+            Statistics of a view the model does not read are checked and ignored.
+
+        Raises:
+            AudioError: a statistic has the wrong shape, is not finite, or a std is not positive.
+        """
+        stats = {"mel": (mel_mean, mel_std), "cochleagram": (coch_mean, coch_std)}
+        for view, (mean, std) in stats.items():
+            mean_t = torch.as_tensor(np.asarray(mean, dtype=np.float64))
+            std_t = torch.as_tensor(np.asarray(std, dtype=np.float64))
+            for what, tensor in (("mean", mean_t), ("std", std_t)):
+                if tensor.shape != (self.n_bins[view],):
+                    raise AudioError(
+                        f"{view} input {what}: expected shape ({self.n_bins[view]},), got {tuple(tensor.shape)}"
+                    )
+                if not bool(torch.isfinite(tensor).all()):
+                    raise AudioError(f"{view} input {what}: contains non-finite values")
+            if not bool((std_t > 0).all()):
+                raise AudioError(f"{view} input std: must be > 0 in every bin")
+            if view in self.encoders:
+                encoder = self.encoders[view]
+                encoder.mean.copy_(mean_t)
+                encoder.std.copy_(std_t)
+
+    def forward(self, mel: torch.Tensor, coch: torch.Tensor) -> DamerOutput:
+        """Whole sequences: ``mel (B, T, n_mels)``, ``coch (B, T, n_channels)`` -> outputs for
+        ``N = T // frames_per_token`` tokens. A view the model does not read may be any tensor.
+
+        Memory grows as ``N * window_tokens``; cost is linear in ``N``.
+        """
+        frames = self._check_frames(mel, coch)
+        reference = frames[self.views[0]]
+        if reference.shape[1] < self.frames_per_token:
+            batch, embed_dim = reference.shape[0], self.config.embed_dim
+            return empty_output(batch, embed_dim, self.views, reference.device, reference.dtype)
+        tokens = {view: self.encoders[view](frames[view]) for view in self.views}
+        view_va, view_logits = {}, {}
+        for view in self.views:
+            pooled = window_mean(tokens[view], self.config.window_tokens)
+            view_va[view], view_logits[view] = self.view_heads[view](pooled)
+        if self.fusion is None:
+            x = tokens[self.views[0]]
+        else:
+            mel_tokens, coch_tokens = tokens["mel"], tokens["cochleagram"]
+            for block in self.dsaf:
+                mel_tokens, coch_tokens = block(mel_tokens, coch_tokens)
+            x = self.fusion(mel_tokens, coch_tokens)
+        for layer in self.temporal:
+            x = layer(x)
+        va, logits = self.head(x)
+        return DamerOutput(va, logits, self.embedding(x), view_va, view_logits)
+
+    def _check_frames(self, mel: torch.Tensor, coch: torch.Tensor) -> dict[str, torch.Tensor]:
+        frames = {"mel": mel, "cochleagram": coch}
+        reference = self.head.linear.weight
+        lengths = set()
+        for view in self.views:
+            x = frames[view]
+            if x.ndim != 3 or x.shape[2] != self.n_bins[view]:
+                raise AudioError(
+                    f"{view} frames: expected shape (batch, frames, {self.n_bins[view]}), got {tuple(x.shape)}"
+                )
+            lengths.add((x.shape[0], x.shape[1]))
+            frames[view] = x.to(device=reference.device, dtype=reference.dtype)
+        if len(lengths) > 1:
+            raise AudioError(f"mel and cochleagram frames differ in (batch, frames): {sorted(lengths)}")
+        return frames
+
+    def init_state(
+        self, batch: int = 1, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+    ) -> State:
+        """Fresh streaming state of fixed size for ``batch`` streams (on the model's device and dtype by default).
+
+        Keys: ``"window.mask"`` ``(B,1,1,W)`` (0 for a filled slot, -inf for an empty one),
+        ``"window.count"`` ``(B,1,1)`` (filled slots), ``"fusion.mask"`` ``(B,1,1,fusion_window)`` when DSAF
+        is used, ``"<view>.conv<i>"`` encoder conv caches, ``"<view>.pool"`` ``(B,W,d)`` the last W encoder
+        tokens for the view heads, ``"dsaf<i>.<direction>.keys|values"`` and ``"temporal<i>.keys|values"``
+        ``(B,H,window,head_dim)`` attention caches. All caches start at zero.
+        """
+        reference = self.head.linear.weight
+        device = reference.device if device is None else torch.device(device)
+        dtype = reference.dtype if dtype is None else dtype
+        window = self.config.window_tokens
+        state: State = {
+            "window.mask": torch.full((batch, 1, 1, window), -math.inf, device=device, dtype=dtype),
+            "window.count": torch.zeros(batch, 1, 1, device=device, dtype=dtype),
+        }
+        if len(self.dsaf) > 0:
+            shape = (batch, 1, 1, self.config.fusion_window_tokens)
+            state["fusion.mask"] = torch.full(shape, -math.inf, device=device, dtype=dtype)
+        for view in self.views:
+            state.update(self.encoders[view].init_state(batch, device, dtype))
+            state[f"{view}.pool"] = torch.zeros(batch, window, self.config.d_model, device=device, dtype=dtype)
+        for block in self.dsaf:
+            state.update(block.init_state(batch, device, dtype))
+        for layer in self.temporal:
+            state.update(layer.init_state(batch, device, dtype))
+        return state
+
+    def step(self, mel_frames: torch.Tensor, coch_frames: torch.Tensor, state: State) -> tuple[DamerOutput, State]:
+        """One token: ``mel_frames (B, frames_per_token, n_mels)``, ``coch_frames (B, frames_per_token,
+        n_channels)`` (in the model's dtype and device; an unread view is ignored) and the state from
+        :meth:`init_state` or a previous step.
+
+        Returns the outputs for that token (``N == 1``) and the new state; ``state`` itself is not modified,
+        so it stays a valid snapshot. Computes the eval-mode function (no dropout); no input checks.
+        """
+        new_state: State = {}
+        filled = torch.zeros_like(state["window.count"]).unsqueeze(-1)  # (B, 1, 1, 1): mask of a new token
+        window_mask = shift_in(state["window.mask"], filled, dim=-1)
+        count = torch.clamp(state["window.count"] + 1, max=self.config.window_tokens)
+        new_state["window.mask"], new_state["window.count"] = window_mask, count
+        frames = {"mel": mel_frames, "cochleagram": coch_frames}
+        tokens = {}
+        view_va, view_logits = {}, {}
+        for view in self.views:
+            token = self.encoders[view].step(frames[view], state, new_state)
+            pool = shift_in(state[f"{view}.pool"], token, dim=1)
+            new_state[f"{view}.pool"] = pool
+            view_va[view], view_logits[view] = self.view_heads[view](pool.sum(dim=1, keepdim=True) / count)
+            tokens[view] = token
+        if self.fusion is None:
+            x = tokens[self.views[0]]
+        else:
+            mel_token, coch_token = tokens["mel"], tokens["cochleagram"]
+            if len(self.dsaf) > 0:
+                fusion_mask = shift_in(state["fusion.mask"], filled, dim=-1)
+                new_state["fusion.mask"] = fusion_mask
+                for block in self.dsaf:
+                    mel_token, coch_token = block.step(mel_token, coch_token, fusion_mask, state, new_state)
+            x = self.fusion(mel_token, coch_token)
+        for layer in self.temporal:
+            x = layer.step(x, window_mask, state, new_state)
+        va, logits = self.head(x)
+        return DamerOutput(va, logits, self.embedding(x), view_va, view_logits), new_state
+
+    def streaming(self, batch: int = 1, traced: bool = False) -> StreamingDamer:
+        """A :class:`StreamingDamer` over this model (usable as a context manager); ``traced=True`` runs the
+        step as a TorchScript trace, faster for live use."""
+        return StreamingDamer(self, batch, traced)

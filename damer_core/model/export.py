@@ -1,0 +1,82 @@
+"""Export of the streaming step to TorchScript, for hosts that load TorchScript modules (libtorch in C++,
+or Python without this package), and for a faster live step (the traced graph skips Python's per-operation
+overhead).
+
+The exported module is a frozen trace (weights are constants) with two methods:
+
+* ``forward(mel_frames (B, p, n_mels), coch_frames (B, p, n_channels), state: Dict[str, Tensor])
+  -> (va, logits, embedding, view_va: Dict[str, Tensor], view_logits: Dict[str, Tensor], new_state)``,
+  the outputs of one token (``N == 1``) as in :meth:`DamerModel.step`;
+* ``initial_state(frames_like (B, ...))`` -> a fresh state for ``B`` streams on the device and dtype of
+  ``frames_like``.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+if TYPE_CHECKING:
+    from damer_core.model.damer import DamerModel
+
+StepResult = tuple[
+    torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor]
+]
+
+
+class StepModule(nn.Module):
+    """:meth:`DamerModel.step` with tensor-only inputs and outputs, as tracing needs."""
+
+    def __init__(self, model: DamerModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self, mel_frames: torch.Tensor, coch_frames: torch.Tensor, state: dict[str, torch.Tensor]
+    ) -> StepResult:
+        out, new_state = self.model.step(mel_frames, coch_frames, state)
+        return out.va, out.logits, out.embedding, out.view_va, out.view_logits, new_state
+
+    def initial_state(self, frames_like: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.model.init_state(frames_like.shape[0], frames_like.device, frames_like.dtype)
+
+
+def trace_step(model: DamerModel, batch: int = 1) -> torch.jit.ScriptModule:
+    """Trace the streaming step of ``model`` on its current device and dtype (see the module docstring).
+
+    The result is frozen: it holds a copy of the current weights as constants (which also makes it faster),
+    so trace again after changing or moving the model.
+    """
+    reference = model.head.linear.weight
+    device, dtype = reference.device, reference.dtype
+    per_token = model.frames_per_token
+    mel = torch.zeros(batch, per_token, model.n_bins["mel"], device=device, dtype=dtype)
+    coch = torch.zeros(batch, per_token, model.n_bins["cochleagram"], device=device, dtype=dtype)
+    state = model.init_state(batch, device, dtype)
+    with torch.no_grad(), warnings.catch_warnings():
+        # TorchScript is deprecated in favour of torch.export, but it is still the format that C++ hosts load
+        # without a compiler, and its interpreter runs the step several times faster than eager Python.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        traced = torch.jit.trace_module(
+            StepModule(model).eval(), {"forward": (mel, coch, state), "initial_state": (mel,)}, strict=False
+        )
+        return torch.jit.freeze(traced, preserved_attrs=["initial_state"])
+
+
+def export_step(model: DamerModel, path: str | Path, batch: int = 1) -> Path:
+    """Write the traced streaming step of ``model`` (see :func:`trace_step`) to ``path`` as a TorchScript
+    file, atomically. Load it with ``torch.jit.load`` (C++: ``torch::jit::load``). Returns the path."""
+    path = Path(path)
+    traced = trace_step(model, batch)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        traced.save(str(temporary))
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path

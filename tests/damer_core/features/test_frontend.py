@@ -1,0 +1,156 @@
+"""Dual-view front-end: streamed frames equal offline frames for any blocking; state; bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from damer_core.errors import AudioError, BundleError, ConfigError
+from damer_core.features.cochleagram import cochleagram
+from damer_core.features.frontend import FrontEnd, frontend_offline
+from damer_core.features.mel import log_mel
+from damer_core.spec import CochleagramSpec, FeatureSpec, MelSpec
+
+# Absolute error of the natural log = relative error of the power.
+TOLERANCE = {np.float32: 1e-5, np.float64: 1e-12}
+SMALL_SPEC = FeatureSpec(
+    hop=100, win_length=300, mel=MelSpec(n_mels=32), cochleagram=CochleagramSpec(n_channels=20, f_max=9000.0)
+)
+
+
+def push_in_blocks(front_end: FrontEnd, audio: np.ndarray, sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Push ``audio`` in blocks of the given sizes (the last block takes the rest); concatenate the frames."""
+    bounds = np.cumsum([0, *sizes])
+    bounds = np.append(bounds[bounds < audio.size], audio.size)
+    mels, cochs = [], []
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        mel, coch = front_end.push(audio[start:stop])
+        assert mel.shape[0] == coch.shape[0]
+        mels.append(mel)
+        cochs.append(coch)
+    return np.concatenate(mels), np.concatenate(cochs)
+
+
+def block_sizes(kind: str | int, n: int, rng: np.random.Generator) -> list[int]:
+    if kind == "random":
+        return list(rng.integers(0, 700, size=n))  # includes empty blocks
+    return [int(kind)] * (-(-n // int(kind)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("spec", [FeatureSpec(), SMALL_SPEC], ids=["default", "hop100-win300"])
+@pytest.mark.parametrize("kind", [1, 7, 255, 256, 257, 4096, "random"])
+def test_streamed_frames_equal_offline_frames(kind, spec, dtype, music, rng):
+    audio = music[:12000] if kind == 1 else music
+    offline_mel, offline_coch = log_mel(audio, spec, dtype), cochleagram(audio, spec, dtype)
+    mel, coch = push_in_blocks(FrontEnd(spec, dtype), audio, block_sizes(kind, audio.size, rng))
+    assert mel.dtype == coch.dtype == dtype
+    assert mel.shape == offline_mel.shape == (spec.n_frames(audio.size), spec.mel.n_mels)
+    assert coch.shape == offline_coch.shape == (spec.n_frames(audio.size), spec.cochleagram.n_channels)
+    np.testing.assert_allclose(mel, offline_mel, rtol=0, atol=TOLERANCE[dtype])
+    # The cochleagram kernel's order of operations does not depend on block boundaries: bit for bit.
+    np.testing.assert_array_equal(coch, offline_coch)
+
+
+def test_frames_are_emitted_when_their_last_sample_arrives(music):
+    spec = FeatureSpec()
+    front_end = FrontEnd(spec)
+    assert front_end.push(music[: spec.win_length - 1])[0].shape[0] == 0
+    assert front_end.push(music[spec.win_length - 1 : spec.win_length])[0].shape[0] == 1
+    assert front_end.push(music[spec.win_length : spec.win_length + spec.hop - 1])[1].shape[0] == 0
+    assert front_end.push(music[spec.win_length + spec.hop - 1 : spec.win_length + 3 * spec.hop])[1].shape[0] == 3
+    assert front_end.frames_emitted == 4 == spec.n_frames(spec.win_length + 3 * spec.hop)
+
+
+def test_offline_front_end_equals_each_view(music):
+    spec = FeatureSpec()
+    mel, coch = frontend_offline(music, spec)
+    np.testing.assert_array_equal(mel, log_mel(music, spec))
+    np.testing.assert_array_equal(coch, cochleagram(music, spec))
+
+
+def test_snapshot_restore_replays_identically(music):
+    spec = FeatureSpec()
+    front_end = FrontEnd(spec)
+    front_end.push(music[:5000])
+    snapshot = front_end.get_state()
+    mel, coch = front_end.push(music[5000:11111])
+    front_end.push(music[11111:])  # the snapshot is a copy: later pushes leave it alone
+    restored = FrontEnd(spec)
+    restored.set_state(snapshot)
+    again_mel, again_coch = restored.push(music[5000:11111])
+    np.testing.assert_array_equal(again_mel, mel)
+    np.testing.assert_array_equal(again_coch, coch)
+    assert restored.frames_emitted == spec.n_frames(11111)
+
+
+def test_reset_starts_a_new_stream(music, rng):
+    spec = FeatureSpec()
+    front_end = FrontEnd(spec)
+    front_end.push(rng.standard_normal(7777))
+    front_end.reset()
+    assert front_end.frames_emitted == 0
+    mel, coch = front_end.push(music)
+    np.testing.assert_allclose(mel, log_mel(music, spec), rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(coch, cochleagram(music, spec))
+
+
+def test_empty_block_gives_no_frames_and_changes_nothing(music):
+    spec = FeatureSpec()
+    front_end = FrontEnd(spec)
+    front_end.push(music[:3000])
+    before = front_end.get_state()
+    mel, coch = front_end.push(np.zeros(0, dtype=np.float32))
+    assert mel.shape == (0, spec.mel.n_mels) and coch.shape == (0, spec.cochleagram.n_channels)
+    after = front_end.get_state()
+    assert before.keys() == after.keys()
+    for key in before:
+        np.testing.assert_array_equal(after[key], before[key])
+
+
+def test_float64_blocks_are_accepted_by_a_float32_front_end(music):
+    spec = FeatureSpec()
+    from_float64 = FrontEnd(spec).push(music)
+    from_float32 = FrontEnd(spec).push(music.astype(np.float32))
+    for a, b in zip(from_float64, from_float32):
+        assert a.dtype == np.float32
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        (np.array([0.1, np.nan, 0.2], dtype=np.float32), "non-finite"),
+        (np.array([0.1, 0.2, np.inf]), "non-finite"),
+        (np.zeros((1000, 2), dtype=np.float32), "mono"),
+        (np.zeros(1000, dtype=np.int16), "dtype int16"),
+        ([0.0] * 1000, "numpy array"),
+    ],
+    ids=["nan", "inf", "stereo", "int16", "list"],
+)
+def test_bad_blocks_raise_audio_error_and_leave_the_state_alone(block, message, music):
+    spec = FeatureSpec()
+    front_end = FrontEnd(spec)
+    first_mel, first_coch = front_end.push(music[:3000])
+    with pytest.raises(AudioError, match=message):
+        front_end.push(block)
+    mel, coch = front_end.push(music[3000:])
+    mel, coch = np.concatenate([first_mel, mel]), np.concatenate([first_coch, coch])
+    np.testing.assert_allclose(mel, log_mel(music, spec), rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(coch, cochleagram(music, spec))
+    assert np.isfinite(mel).all() and np.isfinite(coch).all()
+
+
+def test_precomputed_feature_spec_is_refused():
+    memo_spec = dataclasses.replace(FeatureSpec(), source="memo2496")
+    with pytest.raises(BundleError, match="memo2496.*cannot compute"):
+        FrontEnd(memo_spec)
+    with pytest.raises(BundleError, match="memo2496"):
+        frontend_offline(np.zeros(4096), memo_spec)
+
+
+def test_spec_the_sample_rate_cannot_serve_is_refused_when_built():
+    with pytest.raises(ConfigError, match=r"cochleagram\.f_max: must be < 8000\.0 Hz"):
+        FeatureSpec(sample_rate=16000)
