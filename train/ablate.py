@@ -1,0 +1,112 @@
+"""Ablation study: the recipe's model trained again with one module switched off at a time.
+
+Variants (each a change to the recipe, everything else equal, same seed and data):
+
+- ``full``: the recipe as given;
+- ``no_dsaf``: ``model.fusion: concat`` (concatenation and a linear layer instead of bidirectional
+  cross-attention and the gate);
+- ``no_pcl``: ``pcl.enabled: false``;
+- ``no_saml``: ``saml.enabled: false``;
+- ``mel_only`` / ``cochleagram_only``: ``model.views`` with one view (no fusion at all).
+
+Each variant trains into ``OUT/<variant>/`` (its full recipe in ``recipe.yaml``; an interrupted study
+resumes variant by variant) and is scored on the recipe's validation split by the exported weights'
+clip-level report. The table goes to standard output, ``OUT/ablation.json`` and ``OUT/ablation.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from damer_core.config import from_mapping, to_mapping
+from damer_core.errors import ConfigError
+from train.feature_cache import write_atomically
+from train.loop import TrainResult, train
+from train.recipe import TrainRecipe
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "full": {},
+    "no_dsaf": {"model": {"fusion": "concat"}},
+    "no_pcl": {"pcl": {"enabled": False}},
+    "no_saml": {"saml": {"enabled": False}},
+    "mel_only": {"model": {"views": ["mel"]}},
+    "cochleagram_only": {"model": {"views": ["cochleagram"]}},
+}
+COLUMNS = (
+    ("V acc", ("valence", "accuracy")),
+    ("A acc", ("arousal", "accuracy")),
+    ("Q acc", ("quadrant", "accuracy")),
+    ("V f1", ("valence", "f1")),
+    ("A f1", ("arousal", "f1")),
+    ("V ccc", ("valence", "ccc")),
+    ("A ccc", ("arousal", "ccc")),
+    ("Q acc 5s", ("first_5s", "quadrant", "accuracy")),
+    ("Q acc 10s", ("first_10s", "quadrant", "accuracy")),
+)
+
+
+def _merge(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in change.items():
+        merged[key] = _merge(base[key], value) if isinstance(value, dict) else value
+    return merged
+
+
+def variant_recipe(recipe: TrainRecipe, name: str) -> TrainRecipe:
+    """``recipe`` with the change of variant ``name`` (a key of :data:`VARIANTS`)."""
+    return from_mapping(TrainRecipe, _merge(to_mapping(recipe), VARIANTS[name]), where=f"ablation {name}")
+
+
+def _value(report: dict[str, Any], path: Sequence[str]) -> float | None:
+    for key in path:
+        if not isinstance(report, dict) or key not in report:
+            return None
+        report = report[key]
+    return report
+
+
+def format_markdown(rows: list[dict[str, Any]]) -> str:
+    """The study as a markdown table (one row per variant)."""
+    header = ["variant", *(name for name, _ in COLUMNS), "steps", "seconds"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [row["variant"]]
+        cells += ["n/a" if row[name] is None else f"{row[name]:.3f}" for name, _ in COLUMNS]
+        cells += [str(row["steps"]), f"{row['seconds']:.0f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def run_ablation(
+    recipe: TrainRecipe,
+    out_dir: str | Path,
+    variants: Sequence[str] = tuple(VARIANTS),
+    progress: bool = True,
+    trainer: Callable[..., TrainResult] = train,
+) -> list[dict[str, Any]]:
+    """Train every variant and tabulate their validation metrics (see the module docstring).
+
+    Raises:
+        ConfigError: the recipe has no validation split, or an unknown variant is named.
+    """
+    if recipe.data.validation.source is None:
+        raise ConfigError("ablation: the recipe needs a validation split (data.validation.source)")
+    unknown = [name for name in variants if name not in VARIANTS]
+    if unknown:
+        raise ConfigError(f"ablation: unknown variant {unknown[0]!r} (known: {', '.join(VARIANTS)})")
+    out = Path(out_dir)
+    rows = []
+    for name in variants:
+        result = trainer(variant_recipe(recipe, name), out / name, progress=progress)
+        row: dict[str, Any] = {"variant": name}
+        row.update({column: _value(result.report, path) for column, path in COLUMNS})
+        row.update(steps=result.steps, seconds=result.seconds, bundle=str(result.bundle), report=result.report)
+        rows.append(row)
+    table = format_markdown(rows)
+    text = json.dumps(rows, indent=1, allow_nan=False)
+    write_atomically(out / "ablation.json", lambda handle: handle.write(text.encode("utf-8")))
+    write_atomically(out / "ablation.md", lambda handle: handle.write((table + "\n").encode("utf-8")))
+    return rows

@@ -1,0 +1,1 @@
+"""The training package's ``damer`` sub-commands: ``train``, ``eval`` and ``ablate``."""

@@ -1,0 +1,37 @@
+"""``damer ablate RECIPE --out DIR``: train the recipe with DSAF, PCL and SAML switched off one at a time
+(and with one view only) and print the table of validation metrics (see :mod:`train.ablate`)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``ablate`` sub-command."""
+    parser = subparsers.add_parser(
+        "ablate",
+        help="train ablations of a recipe (no DSAF, no PCL, no SAML, one view) and print the table",
+        description="Train a recipe's ablation variants one after another and compare them on its validation split.",
+    )
+    parser.add_argument("recipe", metavar="RECIPE", help="training recipe (YAML) with a validation split")
+    parser.add_argument(
+        "--out", required=True, metavar="DIR", help="one sub-folder per variant, plus ablation.json/.md"
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="VARIANT",
+        help="variants to run (default all: full, no_dsaf, no_pcl, no_saml, mel_only, cochleagram_only)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the study and print its table."""
+    from train.ablate import VARIANTS, format_markdown, run_ablation
+    from train.recipe import load_recipe
+
+    rows = run_ablation(load_recipe(args.recipe), args.out, args.only or tuple(VARIANTS), progress=not args.no_progress)
+    print(format_markdown(rows))
+    return 0
