@@ -1,0 +1,144 @@
+"""``damer stream``: music in (sound card, file or stdin), valence and arousal out over OSC.
+
+With no arguments it listens to the default input device; when there is none (no sound card, or no
+PortAudio library) it plays the bundled demo clip in real time instead and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from damer_core.config import from_mapping, to_mapping
+from damer_core.errors import ConfigError
+from streamer.settings import StreamSettings, load_settings
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags shared by ``stream`` and ``analyze``: config, model, device, smoothing."""
+    parser.add_argument("--config", metavar="YAML", help="settings file (schema: configs/default.yaml)")
+    parser.add_argument("--model", metavar="BUNDLE", help="model bundle file, or 'default' (the shipped model)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="compute device for the model")
+    parser.add_argument("--smoothing", type=float, metavar="SECONDS", help="one-pole smoothing time constant; 0 = off")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``stream`` sub-command."""
+    parser = subparsers.add_parser(
+        "stream",
+        help="stream valence/arousal over OSC from a sound card, a file or stdin",
+        description=(
+            "Estimate the valence and arousal of music as it plays and send them over OSC. "
+            "Without --input: the default input device, or the bundled demo clip when there is none."
+        ),
+    )
+    parser.add_argument(
+        "--input",
+        metavar="DEVICE|FILE|-",
+        help="input device (index or part of its name, see 'damer devices'), a sound file, or '-' for raw "
+        "float32 samples on stdin",
+    )
+    parser.add_argument("--pace", choices=("realtime", "fast"), help="files and stdin: real-time pace or as fast as possible")
+    parser.add_argument("--osc", action="append", metavar="HOST:PORT", help="OSC target (repeat for several; default 127.0.0.1:9000)")
+    parser.add_argument("--no-osc", action="store_true", help="do not send OSC")
+    parser.add_argument("--prefix", metavar="/ADDRESS", help="OSC address prefix (default /damer)")
+    parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds of audio")
+    parser.add_argument("--log", metavar="PATH", help="log every update to a .csv or .jsonl file")
+    parser.add_argument("--latency", type=float, metavar="SECONDS", help="suggested sound-card input latency")
+    parser.add_argument("--stdin-rate", type=int, metavar="HZ", help="sample rate of raw float32 on stdin (default: the model's)")
+    parser.add_argument("--stdin-channels", type=int, metavar="N", help="interleaved channels of raw float32 on stdin (default 1)")
+    parser.add_argument("--no-meter", action="store_true", help="no live meter line on the terminal")
+    add_model_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def settings_from_args(args: argparse.Namespace) -> StreamSettings:
+    """The config file (or the defaults) with the command-line flags applied on top.
+
+    Raises:
+        ConfigError: a bad file or a flag value out of range (the message names the key).
+    """
+    settings = load_settings(args.config)
+    data: dict[str, Any] = to_mapping(settings)
+    flags = {
+        ("model",): getattr(args, "model", None),
+        ("device",): getattr(args, "device", None),
+        ("engine", "smoothing_s"): getattr(args, "smoothing", None),
+        ("input", "source"): getattr(args, "input", None),
+        ("input", "pace"): getattr(args, "pace", None),
+        ("input", "latency"): getattr(args, "latency", None),
+        ("input", "stdin_rate"): getattr(args, "stdin_rate", None),
+        ("input", "stdin_channels"): getattr(args, "stdin_channels", None),
+        ("osc", "targets"): getattr(args, "osc", None),
+        ("osc", "prefix"): getattr(args, "prefix", None),
+        ("log", "path"): getattr(args, "log", None),
+    }
+    for keys, value in flags.items():
+        if value is not None:
+            section = data
+            for key in keys[:-1]:
+                section = section[key]
+            section[keys[-1]] = value
+    if getattr(args, "no_osc", False):
+        data["osc"]["enabled"] = False
+    if getattr(args, "no_meter", False):
+        data["meter"] = False
+    return from_mapping(StreamSettings, data, where="command line" if args.config is None else f"{args.config} + command line")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Stream until the input ends, ``--duration`` is reached, Ctrl-C or SIGTERM; print a summary."""
+    # Imported here, not at module level: every ``damer`` command loads this module to build its parser,
+    # and torch, numba and PortAudio would make ``damer --help`` or ``damer devices`` take seconds.
+    from streamer.builder import (
+        build_emitters,
+        build_engine,
+        describe_bundle,
+        load_model,
+        open_default_or_demo,
+        open_source,
+        set_threads,
+    )
+    from streamer.meter import TerminalMeter
+    from streamer.osc import OscEmitter
+    from streamer.signals import stop_on_signals
+
+    if args.duration is not None and not args.duration > 0:
+        raise ConfigError(f"--duration: must be > 0 seconds, got {args.duration}")
+    settings = settings_from_args(args)
+    set_threads(settings.engine.torch_threads)
+    bundle = load_model(settings.model, settings.device)
+    print(describe_bundle(bundle), flush=True)
+    meter = sys.stdout if settings.meter and TerminalMeter.wanted(sys.stdout) else None
+    emitters = build_emitters(settings, meter)
+    try:
+        if settings.input.source is None:
+            source, fallback = open_default_or_demo(settings.input, bundle.spec, settings.engine.ring_seconds)
+            if fallback is not None:
+                print(f"no usable input device: {fallback.reason}", flush=True)
+                print("playing the bundled demo clip in real time instead", flush=True)
+        else:
+            source = open_source(settings.input, bundle.spec, settings.engine.ring_seconds)
+    except BaseException:
+        for emitter in emitters:
+            emitter.close()
+        raise
+    print(f"input: {source.description}", flush=True)
+    osc = [e for e in emitters if isinstance(e, OscEmitter)]
+    if osc:
+        print(f"OSC: {', '.join(t.text for t in osc[0].targets)} under {osc[0].prefix}", flush=True)
+    if settings.log.path:
+        print(f"log: {Path(settings.log.path)}", flush=True)
+    engine = build_engine(bundle, source, emitters, settings.engine.smoothing_s, settings.engine.max_lag_s, args.duration)
+    with stop_on_signals(threading.Event()) as stop:
+        summary = engine.run(stop)
+    for line in summary.lines():
+        print(line)
+    for emitter in osc:
+        errors = ", ".join(f"{target}: {count}" for target, count in emitter.send_errors.items())
+        hint = " (refused sends mean nothing was listening at that port)" if emitter.total_send_errors else ""
+        print(f"OSC bundles sent: {emitter.sent}; send errors: {errors}{hint}")
+    return 0

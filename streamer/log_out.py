@@ -1,0 +1,85 @@
+"""Log files of every update: CSV or JSON Lines, chosen by the file's suffix (``.csv`` / ``.jsonl``).
+
+CSV columns (the header line): ``time,valence,arousal,p_high_valence,p_high_arousal`` and, when compute
+times are logged, ``compute_ms``. ``time`` is the update's audio time in seconds since the stream started
+(see :class:`streamer.update.Update`). A JSON Lines log has one object per update with the same keys.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TextIO
+
+from damer_core.errors import ConfigError
+from streamer.update import StreamInfo, Update
+
+COLUMNS = ("time", "valence", "arousal", "p_high_valence", "p_high_arousal")
+
+
+class CsvLog:
+    """Writes one CSV row per update to an open text file (closed by :meth:`close`)."""
+
+    def __init__(self, file: TextIO, compute: bool = True) -> None:
+        self._file = file
+        self._compute = compute
+        self._file.write(",".join(COLUMNS + (("compute_ms",) if compute else ())) + "\n")
+
+    def begin(self, info: StreamInfo) -> None:
+        """Nothing to do: the header was written on creation."""
+
+    def emit(self, update: Update) -> None:
+        row = (
+            f"{update.time:.6f},{update.valence:.9g},{update.arousal:.9g},"
+            f"{update.p_high_valence:.9g},{update.p_high_arousal:.9g}"
+        )
+        if self._compute:
+            row += f",{1000.0 * update.compute_s:.4f}"
+        self._file.write(row + "\n")
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class JsonlLog:
+    """Writes one JSON object per update to an open text file (closed by :meth:`close`)."""
+
+    def __init__(self, file: TextIO, compute: bool = True) -> None:
+        self._file = file
+        self._compute = compute
+
+    def begin(self, info: StreamInfo) -> None:
+        """Nothing to do: JSON Lines has no header."""
+
+    def emit(self, update: Update) -> None:
+        record = {
+            "time": round(update.time, 6),
+            "valence": update.valence,
+            "arousal": update.arousal,
+            "p_high_valence": update.p_high_valence,
+            "p_high_arousal": update.p_high_arousal,
+        }
+        if self._compute:
+            record["compute_ms"] = round(1000.0 * update.compute_s, 4)
+        self._file.write(json.dumps(record) + "\n")
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def open_log(path: str | Path, compute: bool = True) -> CsvLog | JsonlLog:
+    """A CSV or JSON Lines log writing to ``path`` (created or truncated).
+
+    Raises:
+        ConfigError: the suffix is neither ``.csv`` nor ``.jsonl``, or the file cannot be created.
+    """
+    path = Path(path)
+    kinds = {".csv": CsvLog, ".jsonl": JsonlLog}
+    kind = kinds.get(path.suffix.lower())
+    if kind is None:
+        raise ConfigError(f"log {path}: the file name must end in .csv or .jsonl")
+    try:
+        file = path.open("w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise ConfigError(f"log {path}: cannot create the file ({exc.strerror or exc})") from None
+    return kind(file, compute)

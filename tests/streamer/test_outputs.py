@@ -1,0 +1,67 @@
+"""Small outputs and helpers: terminal meter, duration statistics, atomic files, log file names."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from damer_core.errors import ConfigError
+from streamer.atomic import atomic_path
+from streamer.log_out import open_log
+from streamer.meter import TerminalMeter
+from streamer.stats import DurationStats
+from streamer.update import Update
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_meter_rewrites_one_line_at_most_every_interval() -> None:
+    screen = FakeTerminal()
+    meter = TerminalMeter(screen, interval_s=3600.0)
+    meter.emit(Update(time=1.5, valence=0.5, arousal=-1.0, p_high_valence=0.75, p_high_arousal=0.0, compute_s=0.002))
+    meter.emit(Update(time=1.6, valence=0.1, arousal=0.1))  # within the interval: not drawn
+    meter.close()
+    text = screen.getvalue()
+    assert text.count("\r") == 1 and text.endswith("\n")
+    assert "V +0.50 ----------|#####-----" in text
+    assert "A -1.00 ##########|----------" in text
+    assert "p(V high) 0.75" in text and "2.00 ms" in text
+    assert TerminalMeter.wanted(FakeTerminal()) and not TerminalMeter.wanted(io.StringIO())
+
+
+def test_duration_stats_match_numpy_percentiles(rng: np.random.Generator) -> None:
+    samples = rng.lognormal(mean=np.log(2e-3), sigma=0.6, size=20_000)
+    stats = DurationStats()
+    for value in samples:
+        stats.add(float(value))
+    assert stats.count == samples.size
+    assert stats.mean == pytest.approx(samples.mean(), rel=1e-9)
+    assert stats.max == samples.max()
+    for q in (50, 90, 99):
+        assert stats.percentile(q) == pytest.approx(np.percentile(samples, q), rel=0.015)
+    assert DurationStats().percentile(99) == 0.0
+
+
+def test_atomic_path_replaces_only_on_success(tmp_path: Path) -> None:
+    target = tmp_path / "out.csv"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(target) as temporary:
+        temporary.write_text("half")
+        raise RuntimeError("interrupted")
+    assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
+    with atomic_path(target) as temporary:
+        temporary.write_text("new")
+    assert target.read_text() == "new" and list(tmp_path.iterdir()) == [target]
+
+
+def test_log_needs_a_known_suffix(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"\.csv or \.jsonl"):
+        open_log(tmp_path / "log.txt")
+    with pytest.raises(ConfigError, match="cannot create"):
+        open_log(tmp_path / "missing-dir" / "log.csv")
