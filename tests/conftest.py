@@ -1,11 +1,30 @@
-"""Seeded fixtures shared by the whole test suite."""
+"""Seeded fixtures shared by the whole test suite: random signals, a small random model bundle, WAV files."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import soundfile
+
+from damer_core.bundle import random_bundle
+from damer_core.model import ModelConfig
 
 SAMPLE_RATE = 22050
+
+SMALL_MODEL = ModelConfig(
+    d_model=32,
+    n_heads=2,
+    frames_per_token=2,
+    encoder_blocks=2,
+    dsaf_blocks=1,
+    fusion_window_tokens=8,
+    temporal_layers=1,
+    window_tokens=24,
+    embed_dim=16,
+    device="cpu",
+)
 
 
 @pytest.fixture
@@ -25,3 +44,21 @@ def music(rng: np.random.Generator) -> np.ndarray:
     audio = 0.15 * tones * np.exp(-2.0 * t) + 0.03 * rng.standard_normal(n)
     audio[-SAMPLE_RATE // 10 :] = 0.0
     return audio
+
+
+@pytest.fixture(scope="session")
+def bundle_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised (seeded) small DAMER bundle; its outputs mean nothing but are deterministic."""
+    return random_bundle(tmp_path_factory.mktemp("bundle") / "small.safetensors", seed=3, config=SMALL_MODEL)
+
+
+@pytest.fixture
+def write_wav(tmp_path: Path):
+    """Write ``audio`` (``(n,)`` or ``(n, channels)``) as a float WAV at ``rate``; returns the path."""
+
+    def write(name: str, audio: np.ndarray, rate: int) -> Path:
+        path = tmp_path / name
+        soundfile.write(str(path), audio, rate, subtype="FLOAT")
+        return path
+
+    return write

@@ -1,5 +1,6 @@
-"""Fixtures of the engine tests: a small randomly initialised model bundle, music-like test files, and the
-offline reference computation (resample + frontend_offline + DamerModel.forward)."""
+"""Fixtures of the engine tests: the small random model bundle loaded, music-like test signals, and the
+offline reference computation (resample + frontend_offline + DamerModel.forward). The bundle file itself
+(``bundle_path``) and ``write_wav`` are shared by the whole suite (``tests/conftest.py``)."""
 
 from __future__ import annotations
 
@@ -7,32 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile
 import torch
 import torchaudio
 
-from damer_core.bundle import Bundle, load_bundle, random_bundle
+from damer_core.bundle import Bundle, load_bundle
 from damer_core.features.frontend import frontend_offline
-from damer_core.model import ModelConfig
-
-SMALL_MODEL = ModelConfig(
-    d_model=32,
-    n_heads=2,
-    frames_per_token=2,
-    encoder_blocks=2,
-    dsaf_blocks=1,
-    fusion_window_tokens=8,
-    temporal_layers=1,
-    window_tokens=24,
-    embed_dim=16,
-    device="cpu",
-)
-
-
-@pytest.fixture(scope="session")
-def bundle_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A randomly initialised (seeded) small DAMER bundle; its outputs mean nothing but are deterministic."""
-    return random_bundle(tmp_path_factory.mktemp("bundle") / "small.safetensors", seed=3, config=SMALL_MODEL)
 
 
 @pytest.fixture(scope="session")
@@ -58,18 +38,6 @@ def music_signal(seconds: float, rate: int, seed: int = 7) -> np.ndarray:
             out[first : first + ring_out] += 0.08 * envelope * np.sin(2 * np.pi * root * ratio * local)
     out += 0.01 * rng.standard_normal(n)
     return out.astype(np.float32)
-
-
-@pytest.fixture
-def write_wav(tmp_path: Path):
-    """Write ``audio`` (``(n,)`` or ``(n, channels)``) as a float WAV at ``rate``; returns the path."""
-
-    def write(name: str, audio: np.ndarray, rate: int) -> Path:
-        path = tmp_path / name
-        soundfile.write(str(path), audio, rate, subtype="FLOAT")
-        return path
-
-    return write
 
 
 def offline_reference(bundle: Bundle, audio: np.ndarray, rate: int) -> dict[str, np.ndarray]:
