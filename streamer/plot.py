@@ -17,7 +17,9 @@ def plot_valence_arousal(times: np.ndarray, valence: np.ndarray, arousal: np.nda
         title: figure title (the file name).
         path: the PNG to write.
     """
-    figure = Figure(figsize=(12, 4.5), layout="constrained")
+    # Fixed margins: the "constrained" layout engine makes this plot about 1.6x slower for the same picture.
+    figure = Figure(figsize=(12, 4.5))
+    figure.subplots_adjust(left=0.065, right=0.97, bottom=0.12, top=0.91, wspace=0.2)
     FigureCanvasAgg(figure)
     over_time, plane = figure.subplots(1, 2, width_ratios=(2, 1))
     over_time.plot(times, valence, label="valence", color="tab:blue", linewidth=1)
