@@ -10,7 +10,14 @@ DEB_RUN := libportaudio2
 DEB_TEST := $(DEB_RUN) liblo-tools pulseaudio pulseaudio-utils libasound2-plugins puredata-core \
             fluidsynth timgm6mb-soundfont
 
-.PHONY: run test setup setup-dev deb-run deb-test clean
+# The shipped default model (damer_core/models/default.safetensors): fetch and render its data, train it.
+DEB_TRAIN := fluidsynth timgm6mb-soundfont fluid-soundfont-gm
+SOUNDFONTS := /usr/share/sounds/sf2/TimGM6mb.sf2 /usr/share/sounds/sf2/FluidR3_GM.sf2
+# Two of the 16 ensembles (choir, mallets) are left out of training for the instrument split of the test corpus.
+TRAIN_ENSEMBLES := ambient brass clavinet_funk electric_piano harp horns nylon_guitar oboe_strings organ piano \
+                   rock strings synth woodwinds
+
+.PHONY: run test setup setup-dev deb-run deb-test deb-train default-model clean
 
 run: setup
 	$(BIN)/damer stream
@@ -26,6 +33,17 @@ deb-run:
 
 deb-test:
 	@bash .ci/apt-install.sh $(DEB_TEST)
+
+deb-train:
+	@bash .ci/apt-install.sh $(DEB_TRAIN)
+
+default-model: setup-dev deb-train
+	$(BIN)/python -m train.fetch_music --out data/music
+	test -f data/synth/labels.csv || $(BIN)/damer synth --out data/synth --n 1200 --seed 1 --soundfont $(SOUNDFONTS) \
+	    --ensembles $(TRAIN_ENSEMBLES)
+	test -f data/synth_test/labels.csv || $(BIN)/damer synth --out data/synth_test --n 160 --seed 2 --soundfont $(SOUNDFONTS)
+	$(BIN)/damer train configs/train/default.yaml --out runs/default
+	cp runs/default/model.safetensors damer_core/models/default.safetensors
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)

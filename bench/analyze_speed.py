@@ -20,9 +20,6 @@ default bundle the model is the default config with random weights (same cost, m
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import tempfile
 import threading
 import time
@@ -32,6 +29,7 @@ import soundfile
 import torch
 import torchaudio
 
+from bench.report import machine_line, write_json
 from damer_core.bundle import default_bundle_path, random_bundle
 from damer_core.features.frontend import frontend_offline
 from streamer.analysis import analyze_file
@@ -39,7 +37,7 @@ from streamer.builder import FAST_BLOCK, build_engine, load_model
 from streamer.settings import StreamSettings
 from streamer.sources.file import SoundFileReader, file_source
 
-MUSIC_DIRS = (Path("/work/data/music"), Path("/work/shared/data/4q"))
+MUSIC_DIRS = (Path("data/music"), Path("../shared/data/4q"))
 
 
 def pick_files(explicit: list[Path] | None, count: int) -> list[Path]:
@@ -58,18 +56,18 @@ def offline_batch(path: Path, bundle) -> None:  # noqa: ANN001 - Bundle
     mono = torch.from_numpy(audio.mean(axis=1))
     if rate != bundle.spec.sample_rate:
         mono = torchaudio.functional.resample(mono, rate, bundle.spec.sample_rate)
-    mel, coch = frontend_offline(mono.numpy(), bundle.spec)
+    views = frontend_offline(mono.numpy(), bundle.spec)
     with torch.inference_mode():
-        bundle.model(torch.from_numpy(mel)[None], torch.from_numpy(coch)[None])
+        bundle.model(*(torch.from_numpy(view)[None] for view in views))
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--input", type=Path, nargs="+", help="music files (default: spread over /work/data/music)")
+    parser.add_argument("--input", type=Path, nargs="+", help="music files (default: spread over data/music, made by python -m train.fetch_music --out data/music)")
     parser.add_argument("--files", type=int, default=6, help="how many files when --input is not given (default 6)")
     parser.add_argument("--model", help="model bundle (default: trained default, else random weights)")
     parser.add_argument("--json", type=Path, help="also write the results here")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     settings = StreamSettings()
     torch.set_num_threads(settings.engine.torch_threads)
     workdir = Path(tempfile.mkdtemp(prefix="damer-bench-"))
@@ -109,12 +107,11 @@ def main() -> int:
         "audio_s": audio_s,
         "files": len(files),
         "model": f"{bundle_file} ({kind})",
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}",
+        "machine": machine_line(),
     }
     print(f"{'total':<44}{audio_s:9.1f}{numbers['x_realtime']:11.1f}{numbers['x_realtime_engine_only']:10.1f}{numbers['x_realtime_offline_batch']:9.1f}")
     print(f"machine: {numbers['machine']}")
-    if args.json:
-        args.json.write_text(json.dumps(numbers, indent=2) + "\n")
+    write_json(args.json, numbers)
     return 0
 
 

@@ -27,13 +27,13 @@ from train.datasets.four_q import read_four_q
 DEFAULT_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "4q"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="4Q dataset folder")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1: one core)")
     parser.add_argument("--frontend-clips", type=int, default=20, help="clips to run the front-end on (0: skip)")
     parser.add_argument("--json", type=Path, help="also write the results here")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     spec = FeatureSpec()
 

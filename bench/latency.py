@@ -30,9 +30,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
-import os
-import platform
 import socket
 import struct
 import subprocess
@@ -48,6 +45,7 @@ import soundfile
 import torch
 import torchaudio
 
+from bench.report import machine_line, write_json
 from damer_core.bundle import default_bundle_path, random_bundle
 from damer_core.spec import FeatureSpec
 from streamer.builder import build_engine, load_model
@@ -62,7 +60,7 @@ from streamer.update import StreamInfo, Update
 from streamer.virtual_card import PulseUnavailable, null_sink, play
 
 RATE = FeatureSpec().sample_rate
-MUSIC_DIRS = (Path("/work/data/music"), Path("/work/shared/data/4q"))
+MUSIC_DIRS = (Path("data/music"), Path("../shared/data/4q"))
 
 
 class StampingRing(RingBuffer):
@@ -160,16 +158,16 @@ def percentile(x: np.ndarray, q: float) -> float:
     return float(np.percentile(x, q)) if x.size else float("nan")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--input", type=Path, help="music file (default: the first long OGG under /work/data/music)")
+    parser.add_argument("--input", type=Path, help="music file (default: the first long OGG under data/music, made by python -m train.fetch_music --out data/music)")
     parser.add_argument("--seconds", type=float, default=60.0, help="seconds of music to stream (default 60)")
     parser.add_argument("--path", choices=("pulse", "file"), default="pulse", help="audio path (default pulse)")
     parser.add_argument("--model", help="model bundle (default: trained default, else random weights)")
     parser.add_argument("--latency", type=float, default=None, help="sound-card input latency in s (default: configs/default.yaml)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--receiver", nargs=2, metavar=("PORT_FILE", "OUT_FILE"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.receiver:
         receiver_main(*args.receiver)
         return 0
@@ -264,7 +262,7 @@ def main() -> int:
         "path": "PulseAudio null sink -> PortAudio callback" if path_used == "pulse" else "file at real-time pace (thread, no callback)",
         "music": str(music_file),
         "model": f"{bundle_file} ({bundle_kind})",
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}",
+        "machine": machine_line(),
     }
     targets = {
         "sound_to_osc_p99_ms": "total <= 50 incl. hop_wait",
@@ -279,8 +277,7 @@ def main() -> int:
             continue
         shown = f"{value:12.2f}" if isinstance(value, float) else f"{value:12d}"
         print(f"{key:<28}{shown}  {targets.get(key, '')}")
-    if args.json:
-        args.json.write_text(json.dumps(numbers, indent=2) + "\n")
+    write_json(args.json, numbers)
     return 0
 
 

@@ -44,7 +44,7 @@ def count_flops(run: Callable[[], object]) -> int:
     return counter.get_total_flops()
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--updates", type=int, default=1000, help="timed updates per method (default 1000)")
     parser.add_argument("--block", type=int, default=50, help="updates per turn of each method (default 50)")
@@ -52,7 +52,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1: one core)")
     parser.add_argument("--bundle", type=Path, help="model bundle to time (default: default config, random weights)")
     parser.add_argument("--json", type=Path, help="also write the results here")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
     if args.bundle is not None:

@@ -43,6 +43,7 @@ def random_batch(
     return {
         "mel": torch.from_numpy(rng.normal(-5, 2, (n, frames, 128)).astype(np.float32)),
         "coch": torch.from_numpy(rng.normal(-9, 2, (n, frames, 84)).astype(np.float32)),
+        "musicnn": torch.zeros(n, frames, 0),
         "target": torch.from_numpy(target.astype(np.float32)),
         "valid": torch.ones(n, n_tokens, dtype=torch.bool),
         "confidence": torch.ones(n),
@@ -51,7 +52,7 @@ def random_batch(
     }
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=16, help="labelled crops per step (default 16)")
     parser.add_argument("--unlabelled", type=int, default=8, help="unlabelled crops per step, full recipe (default 8)")
@@ -61,7 +62,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch thread counts (default 1 2)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     parser.add_argument("--json", type=Path, help="also write the results here")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     spec, config = FeatureSpec(), ModelConfig(device=args.device)
     source = SourceConfig(kind="csv", path="unused.csv")

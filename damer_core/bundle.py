@@ -138,6 +138,7 @@ def save_bundle(path: str | Path, model: DamerModel, card: dict[str, Any]) -> Pa
         os.close(handle)
         temporary = Path(name)
         safetensors.torch.save_file(tensors, str(temporary), metadata=metadata)
+        os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide a shipped bundle from other users
         os.replace(temporary, path)
         temporary = None
     except OSError as exc:
@@ -170,7 +171,7 @@ def load_bundle(path: str | Path, device: str = "auto", half: bool | None = None
             metadata = handle.metadata()
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}
     except (safetensors.SafetensorError, OSError) as exc:
-        raise BundleError(f"{path}: not a readable model bundle, file corrupt or truncated ({exc})") from None
+        raise BundleError(f"{path}: {_unreadable_reason(path, exc)}") from None
     metadata = metadata or {}
     if metadata.get("format") != FORMAT:
         raise BundleError(f"{path}: not a damer model bundle (safetensors metadata lacks format={FORMAT!r})")
@@ -204,6 +205,21 @@ def load_bundle(path: str | Path, device: str = "auto", half: bool | None = None
     model.load_state_dict(tensors)
     place_model(model, device, config.half if half is None else half)
     return Bundle(model=model.eval(), spec=spec, model_config=config, card=card, path=path)
+
+
+def _unreadable_reason(path: Path, exc: BaseException) -> str:
+    """Why safetensors could not read ``path``; a pickled model is named as such (and never unpickled)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4)
+    except OSError as error:
+        return f"cannot read the model bundle ({error.strerror or error})"
+    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+        return (
+            "a pickled PyTorch file (torch.save), not a safetensors model bundle; damer never unpickles model "
+            "files (that can run arbitrary code); use a bundle written by damer train"
+        )
+    return f"not a readable model bundle, file corrupt or truncated ({exc})"
 
 
 def _json(path: Path, metadata: dict[str, str], key: str) -> Any:

@@ -5,6 +5,8 @@ each key against the schema: unknown keys, wrong types, malformed YAML and out-o
 a dataclass's ``__post_init__`` through :func:`damer_core.spec.require`) all become a
 :class:`~damer_core.errors.ConfigError` whose message names the file and the dotted key.
 
+A key written twice in one mapping is malformed YAML here.
+
 Supported field types: ``bool``, ``int``, ``float`` (ints accepted), ``str``, ``Literal[...]``,
 ``X | None``, ``tuple[X, ...]``, ``dict[str, X]`` and nested dataclasses.
 """
@@ -39,13 +41,36 @@ def load_config(path: str | Path, schema: type[T]) -> T:
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a text (UTF-8) file") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{path}: malformed YAML{where}: {problem}") from None
     return from_mapping(schema, {} if data is None else data, where=str(path))
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key written twice in one mapping (PyYAML would keep the last one
+    silently, so a setting edited further up a file would seem to be ignored). Keys brought in by a merge
+    (``<<: *defaults``) may still be overridden."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.get(key)
+            except TypeError:
+                continue  # an unhashable key: the base class reports it
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} given twice (first at line {first.line + 1})", key_node.start_mark
+                )
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
 
 
 def from_mapping(schema: type[T], data: Any, where: str = "config") -> T:

@@ -40,6 +40,7 @@ N_TAGS = 50
 EMBEDDING_DIM = 200
 FRONTEND_CHANNELS = 561
 FEATURE_CHANNELS = 753
+MIDEND_KERNEL = 7
 
 MSD_TAGS: tuple[str, ...] = (
     "rock", "pop", "alternative", "indie", "electronic", "female vocalists", "dance", "00s",
@@ -93,7 +94,10 @@ class _FrequencyPooledConv(nn.Module):
         self.norm = nn.BatchNorm2d(filters, eps=_BN_EPS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = nn.functional.pad(x, (0, 0, *self.time_padding))
+        return self.unpadded(nn.functional.pad(x, (0, 0, *self.time_padding)))
+
+    def unpadded(self, x: torch.Tensor) -> torch.Tensor:
+        """The branch without its time padding: ``(B, 1, T, n_mels) -> (B, filters, T - kernel_frames + 1)``."""
         return self.norm(torch.relu(self.conv(x))).amax(dim=-1)
 
 
@@ -102,11 +106,21 @@ class _TimeConv(nn.Module):
 
     def __init__(self, in_channels: int, filters: int) -> None:
         super().__init__()
-        self.conv = nn.Conv1d(in_channels, filters, kernel_size=7, padding=3)
+        self.conv = nn.Conv1d(in_channels, filters, kernel_size=MIDEND_KERNEL)
         self.norm = nn.BatchNorm1d(filters, eps=_BN_EPS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.unpadded(nn.functional.pad(x, _same_padding(MIDEND_KERNEL)))
+
+    def unpadded(self, x: torch.Tensor) -> torch.Tensor:
+        """The layer without its time padding: ``(B, C, T) -> (B, F, T - 6)``."""
         return self.norm(torch.relu(self.conv(x)))
+
+
+def _moving_batch_norm(x: torch.Tensor, norm: nn.BatchNorm1d) -> torch.Tensor:
+    """Batch-norm with the moving statistics over the last axis of ``x`` (any leading shape)."""
+    scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+    return (x - norm.running_mean) * scale + norm.bias
 
 
 def _same_padding(kernel: int) -> tuple[int, int]:
@@ -153,9 +167,7 @@ class Musicnn(nn.Module):
         features = torch.cat(layers, dim=1)
         max_pool = features.amax(dim=-1)
         mean_pool = features.mean(dim=-1)
-        pooled = torch.stack([max_pool, mean_pool], dim=-1).flatten(1)
-        penultimate = self.dense_norm(torch.relu(self.dense(self.pool_norm(pooled))))
-        logits = self.classifier(penultimate)
+        penultimate, logits = self.back_end(max_pool, mean_pool)
         return MusicnnOutput(
             taggram=torch.sigmoid(logits),
             logits=logits,
@@ -164,6 +176,13 @@ class Musicnn(nn.Module):
             mean_pool=mean_pool,
             features=features.transpose(1, 2),
         )
+
+    def back_end(self, max_pool: torch.Tensor, mean_pool: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Dense layers on the time-pooled features: ``max_pool``, ``mean_pool`` ``(..., 753)`` ->
+        ``(penultimate (..., 200), logits (..., 50))``."""
+        pooled = torch.stack([max_pool, mean_pool], dim=-1).flatten(-2)
+        penultimate = _moving_batch_norm(torch.relu(self.dense(_moving_batch_norm(pooled, self.pool_norm))), self.dense_norm)
+        return penultimate, self.classifier(penultimate)
 
 
 def load_musicnn(path: str | Path | None = None) -> Musicnn:

@@ -20,6 +20,9 @@ from damer_core.errors import ConfigError
 
 FeatureSource = Literal["audio", "memo2496"]
 
+# SHA-256 of damer_core/models/musicnn_msd.safetensors, the MSD_musicnn weights shipped in the package.
+MUSICNN_MSD_SHA256 = "e4945765213eef1f260ca28c82bd0fcd9e6bea543533d2a5241c6edbfe3690ea"
+
 
 def require(condition: bool, key: str, allowed: str, value: Any) -> None:
     """Raise :class:`ConfigError` naming ``key``, its allowed range and the offending ``value``."""
@@ -83,6 +86,42 @@ class CochleagramSpec:
 
 
 @dataclass(frozen=True)
+class MusicnnViewSpec:
+    """Pretrained view: the MSD_musicnn tagger run incrementally on its own log-Mel of the stream (16 kHz,
+    96 bands), its back-end pooled over the last ``pool_frames`` columns, one embedding per frame of the
+    shared frame grid (see :mod:`damer_core.features.musicnn_view`).
+
+    Attributes:
+        variant: ``"causal"`` (every convolution reads only the past; no delay) or ``"aligned"`` (the
+            original's exact columns, 73 musicnn frames = 1.17 s late).
+        pool_frames: musicnn frames (62.5 per second) pooled by the back-end; 187 = 3 s, as trained.
+        embedding: ``"penultimate"`` (200 values) or ``"taggram"`` (50 tag probabilities).
+        weights_sha256: SHA-256 of the musicnn weights file; the shipped file's by default.
+    """
+
+    variant: Literal["causal", "aligned"] = "causal"
+    pool_frames: int = 187
+    embedding: Literal["penultimate", "taggram"] = "penultimate"
+    weights_sha256: str = MUSICNN_MSD_SHA256
+
+    def __post_init__(self) -> None:
+        require(self.variant in ("causal", "aligned"), "variant", "'causal' or 'aligned'", self.variant)
+        require(1 <= self.pool_frames <= 1875, "pool_frames", "in 1..1875 (30 s)", self.pool_frames)
+        require(self.embedding in ("penultimate", "taggram"), "embedding", "'penultimate' or 'taggram'", self.embedding)
+        require(
+            len(self.weights_sha256) == 64 and all(c in "0123456789abcdef" for c in self.weights_sha256),
+            "weights_sha256",
+            "64 lower-case hex digits",
+            self.weights_sha256,
+        )
+
+    @property
+    def size(self) -> int:
+        """Values per frame."""
+        return 200 if self.embedding == "penultimate" else 50
+
+
+@dataclass(frozen=True)
 class FeatureSpec:
     """The whole front-end: sample rate, framing and both views.
 
@@ -93,6 +132,8 @@ class FeatureSpec:
             a whole number of hops.
         mel: the log-Mel view.
         cochleagram: the cochleagram view.
+        musicnn: the pretrained musicnn view, or ``None`` (the default) for none; a spec without it hashes
+            as it did before the view existed.
         source: ``"audio"`` when this front-end computes the features from audio; ``"memo2496"`` for a
             model trained on Memo2496's released precomputed arrays, which this front-end cannot produce.
     """
@@ -102,6 +143,7 @@ class FeatureSpec:
     win_length: int = 2048
     mel: MelSpec = field(default_factory=MelSpec)
     cochleagram: CochleagramSpec = field(default_factory=CochleagramSpec)
+    musicnn: MusicnnViewSpec | None = None
     source: FeatureSource = "audio"
 
     def __post_init__(self) -> None:
@@ -143,8 +185,11 @@ class FeatureSpec:
         return (frame * self.hop + self.win_length) / self.sample_rate
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain nested dict, the form stored in bundles and YAML."""
-        return dataclasses.asdict(self)
+        """Plain nested dict, the form stored in bundles and YAML (without ``musicnn`` when it is ``None``)."""
+        data = dataclasses.asdict(self)
+        if data["musicnn"] is None:
+            del data["musicnn"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureSpec:

@@ -58,6 +58,8 @@ def bundle_path(model: str) -> Path:
             )
         return path
     path = Path(model).expanduser()
+    if path.is_dir():
+        raise BundleError(f"{path}: a folder, not a model bundle file")
     if not path.is_file():
         raise BundleError(f"{path}: no such model bundle")
     return path
@@ -71,7 +73,10 @@ def load_model(model: str, device: str) -> Bundle:
         DeviceError: the compute device is not available.
     """
     bundle = load_bundle(bundle_path(model), device)
-    check_live_spec(bundle.spec)
+    try:
+        check_live_spec(bundle.spec)
+    except BundleError as exc:
+        raise BundleError(f"{bundle.path}: {exc}") from None
     return bundle
 
 

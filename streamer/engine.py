@@ -49,6 +49,8 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from damer_core.features.frontend import FrameViews
+from damer_core.features.signal import SAMPLE_LIMIT
 from damer_core.spec import FeatureSpec
 from streamer.resample import SourceResampler
 from streamer.smoothing import OnePoleSmoother
@@ -60,10 +62,10 @@ _WAIT_S = 0.05
 
 
 class FrontEndStream(Protocol):
-    """The streaming dual-view front-end (``damer_core.features.frontend.FrontEnd``)."""
+    """The streaming front-end (``damer_core.features.frontend.FrontEnd``)."""
 
-    def push(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Mono float32 samples -> (mel ``(k, n_mels)``, cochleagram ``(k, n_channels)``) of the frames completed."""
+    def push(self, samples: np.ndarray) -> FrameViews:
+        """Mono float32 samples -> every view's frames completed (mel ``(k, n_mels)`` first)."""
 
     def reset(self) -> None:
         """Start a new stream."""
@@ -74,8 +76,8 @@ class ModelStream(Protocol):
 
     tokens: int
 
-    def push(self, mel: np.ndarray, coch: np.ndarray):  # noqa: ANN201 - DamerOutput
-        """New frames of both views -> outputs of the tokens they complete."""
+    def push(self, mel: np.ndarray, coch: np.ndarray, musicnn: np.ndarray | None = None):  # noqa: ANN201 - DamerOutput
+        """New frames of every view -> outputs of the tokens they complete."""
 
     def reset(self) -> None:
         """Start a new stream."""
@@ -92,6 +94,7 @@ class RunSummary:
         skipped_s: audio dropped to catch up with a real-time source, in seconds.
         skips: how many times the engine skipped.
         nonfinite_samples: NaN/inf input samples replaced by 0.
+        clipped_samples: finite input samples beyond ``SAMPLE_LIMIT`` in magnitude (damaged data), clipped to it.
         device_overflows: input overflows reported by the sound card driver.
         compute: per-update compute times (see :attr:`Update.compute_s`).
         frontend_s, model_s, emit_s: total time in resampling + front-end, in the model, in the outputs.
@@ -106,6 +109,7 @@ class RunSummary:
     skipped_s: float = 0.0
     skips: int = 0
     nonfinite_samples: int = 0
+    clipped_samples: int = 0
     device_overflows: int = 0
     compute: DurationStats = field(default_factory=DurationStats)
     frontend_s: float = 0.0
@@ -125,6 +129,7 @@ class RunSummary:
             f"compute per update: mean {1000 * self.compute.mean:.3f} ms, p99 {1000 * self.compute.percentile(99):.3f} ms",
             f"overruns: {self.overrun_s:.3f} s lost; skipped to catch up: {self.skipped_s:.3f} s in {self.skips} skip(s)",
             f"non-finite input samples replaced by 0: {self.nonfinite_samples}",
+            f"input samples beyond +-{SAMPLE_LIMIT:g} clipped: {self.clipped_samples}",
             f"sound card input overflows: {self.device_overflows}",
             f"CPU: {100 * self.cpu_s / self.wall_s if self.wall_s > 0 else 0.0:.1f} % of one core",
         ]
@@ -220,8 +225,7 @@ class Engine:
         if self._resampler is not None:
             samples = self._resampler.push(silence)
             self._resampler.reset()
-        mel, coch = self.frontend.push(samples)
-        self.model.push(mel, coch)
+        self.model.push(*self.frontend.push(samples))
         self.frontend.reset()
         self.model.reset()
 
@@ -322,6 +326,9 @@ class Engine:
             bad = ~finite
             self.summary.nonfinite_samples += int(np.count_nonzero(bad))
             block[bad] = 0.0
+        if n and np.abs(block).max() > SAMPLE_LIMIT:
+            self.summary.clipped_samples += int(np.count_nonzero(np.abs(block) > SAMPLE_LIMIT))
+            np.clip(block, -SAMPLE_LIMIT, SAMPLE_LIMIT, out=block)
         self._position += n
         self._segment_samples += n
         samples = block if self._resampler is None else self._resampler.push(block)
@@ -333,16 +340,16 @@ class Engine:
             self._frames(self._resampler.flush(), t0)
 
     def _frames(self, samples: np.ndarray, t0: float) -> None:
-        mel, coch = self.frontend.push(samples)
+        views = self.frontend.push(samples)
         t1 = time.perf_counter()
         self.summary.frontend_s += t1 - t0
-        k = mel.shape[0]
+        k = views.mel.shape[0]
         if k == 0:
             return
         first_frame = self._segment_frames
         self._segment_frames += k
         pending = self._model_pending
-        output = self.model.push(mel, coch)
+        output = self.model.push(*views)
         n_tokens = (pending + k) // self._frames_per_token
         self._model_pending = (pending + k) % self._frames_per_token
         t2 = time.perf_counter()

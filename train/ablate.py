@@ -7,11 +7,16 @@ Variants (each a change to the recipe, everything else equal, same seed and data
   cross-attention and the gate);
 - ``no_pcl``: ``pcl.enabled: false``;
 - ``no_saml``: ``saml.enabled: false``;
-- ``mel_only`` / ``cochleagram_only``: ``model.views`` with one view (no fusion at all).
+- ``mel_only`` / ``cochleagram_only``: ``model.views`` with one view (no fusion at all);
+- for a recipe with the musicnn view and distillation: ``no_distill`` (``distill.enabled: false``: musicnn
+  as a view only), ``no_musicnn_view`` (``model.views: [mel, cochleagram]``: musicnn as a teacher only) and
+  ``musicnn_only`` (``model.views: [musicnn]``).
 
 Each variant trains into ``OUT/<variant>/`` (its full recipe in ``recipe.yaml``; an interrupted study
-resumes variant by variant) and is scored on the recipe's validation split by the exported weights'
-clip-level report. The table goes to standard output, ``OUT/ablation.json`` and ``OUT/ablation.md``.
+resumes variant by variant) and is scored by the exported weights' clip-level report on the recipe's test
+split when it has one (each variant picks its weights on the validation split, never on the test clips),
+else on its validation split. The table goes to standard output, ``OUT/ablation.json`` and
+``OUT/ablation.md``.
 """
 
 from __future__ import annotations
@@ -34,7 +39,19 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "no_saml": {"saml": {"enabled": False}},
     "mel_only": {"model": {"views": ["mel"]}},
     "cochleagram_only": {"model": {"views": ["cochleagram"]}},
+    "no_distill": {"distill": {"enabled": False}},
+    "no_musicnn_view": {"model": {"views": ["mel", "cochleagram"]}},
+    "musicnn_only": {"model": {"views": ["musicnn"]}},
 }
+BASIC_VARIANTS = ("full", "no_dsaf", "no_pcl", "no_saml", "mel_only", "cochleagram_only")
+MUSICNN_VARIANTS = ("no_distill", "no_musicnn_view", "musicnn_only")
+
+
+def applicable_variants(recipe: TrainRecipe) -> tuple[str, ...]:
+    """The variants that change something in ``recipe``: the basic ones, plus the musicnn ones when the
+    recipe both reads the musicnn view and distils it."""
+    musicnn = recipe.features.musicnn is not None and recipe.distill.enabled and "musicnn" in recipe.model.views
+    return BASIC_VARIANTS + (MUSICNN_VARIANTS if musicnn else ())
 COLUMNS = (
     ("V acc", ("valence", "accuracy")),
     ("A acc", ("arousal", "accuracy")),
@@ -69,11 +86,11 @@ def _value(report: dict[str, Any], path: Sequence[str]) -> float | None:
 
 
 def format_markdown(rows: list[dict[str, Any]]) -> str:
-    """The study as a markdown table (one row per variant)."""
-    header = ["variant", *(name for name, _ in COLUMNS), "steps", "seconds"]
+    """The study as a markdown table (one row per variant; ``split`` says which clips scored it)."""
+    header = ["variant", "split", *(name for name, _ in COLUMNS), "steps", "seconds"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
-        cells = [row["variant"]]
+        cells = [row["variant"], row["split"]]
         cells += ["n/a" if row[name] is None else f"{row[name]:.3f}" for name, _ in COLUMNS]
         cells += [str(row["steps"]), f"{row['seconds']:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
@@ -83,11 +100,11 @@ def format_markdown(rows: list[dict[str, Any]]) -> str:
 def run_ablation(
     recipe: TrainRecipe,
     out_dir: str | Path,
-    variants: Sequence[str] = tuple(VARIANTS),
+    variants: Sequence[str] = BASIC_VARIANTS,
     progress: bool = True,
     trainer: Callable[..., TrainResult] = train,
 ) -> list[dict[str, Any]]:
-    """Train every variant and tabulate their validation metrics (see the module docstring).
+    """Train every variant and tabulate their test (else validation) metrics (see the module docstring).
 
     Raises:
         ConfigError: the recipe has no validation split, or an unknown variant is named.
@@ -101,9 +118,11 @@ def run_ablation(
     rows = []
     for name in variants:
         result = trainer(variant_recipe(recipe, name), out / name, progress=progress)
-        row: dict[str, Any] = {"variant": name}
-        row.update({column: _value(result.report, path) for column, path in COLUMNS})
+        scored = result.report if result.test_report is None else result.test_report
+        row: dict[str, Any] = {"variant": name, "split": "validation" if result.test_report is None else "test"}
+        row.update({column: _value(scored, path) for column, path in COLUMNS})
         row.update(steps=result.steps, seconds=result.seconds, bundle=str(result.bundle), report=result.report)
+        row["test_report"] = result.test_report
         rows.append(row)
     table = format_markdown(rows)
     text = json.dumps(rows, indent=1, allow_nan=False)

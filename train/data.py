@@ -136,11 +136,12 @@ class Corpus:
 
     Attributes:
         spec: the front-end spec.
-        clips: every clip (training and validation), in the order of the sources.
+        clips: every clip (training, validation and test), in the order of the sources.
         source_index: ``(n_clips,)`` index of each clip's source in ``recipe.data.sources``.
         labelled: pools of labelled training clips (one per labelled source that keeps training clips).
         unlabelled: pools of unlabelled clips.
         validation: indices of the validation clips.
+        test: indices of the test clips (see :class:`train.recipe.DataConfig`).
         store: their features.
         sources: the recipe's sources.
     """
@@ -151,6 +152,7 @@ class Corpus:
     labelled: list[Pool]
     unlabelled: list[Pool]
     validation: np.ndarray
+    test: np.ndarray
     store: FeatureStore
     sources: tuple[SourceConfig, ...]
 
@@ -160,14 +162,15 @@ class Corpus:
         return np.sort(np.concatenate(pools)) if pools else np.zeros(0, dtype=np.int64)
 
     def summary(self) -> list[dict]:
-        """Per source: name, kind, role, clip counts and hours of training and validation audio, licence."""
+        """Per source: name, kind, role, clip counts and hours of training, validation and test audio, licence."""
         frame_rate = self.spec.frame_rate
-        validation = set(self.validation.tolist())
+        validation, test = set(self.validation.tolist()), set(self.test.tolist())
         rows = []
         for index, source in enumerate(self.sources):
             members = np.flatnonzero(self.source_index == index)
             held_out = np.array([i for i in members if i in validation], dtype=np.int64)
-            trained = np.array([i for i in members if i not in validation], dtype=np.int64)
+            tested = np.array([i for i in members if i in test], dtype=np.int64)
+            trained = np.array([i for i in members if i not in validation and i not in test], dtype=np.int64)
             rows.append(
                 {
                     "name": source.name,
@@ -178,6 +181,7 @@ class Corpus:
                     "train_hours": float(self.store.n_frames[trained].sum()) / frame_rate / 3600,
                     "validation_clips": int(held_out.size),
                     "validation_hours": float(self.store.n_frames[held_out].sum()) / frame_rate / 3600,
+                    "test_clips": int(tested.size),
                     "licence": source_licence(source),
                 }
             )
@@ -209,8 +213,8 @@ def _read_source(source: SourceConfig) -> list[Clip]:
 
 
 def read_corpus(recipe: TrainRecipe, spec: FeatureSpec | None = None) -> Corpus:
-    """Read every source of ``recipe`` and split validation; no clip is prepared yet (see
-    :meth:`FeatureStore.prepare`).
+    """Read every source of ``recipe`` and split off the test and validation clips; no clip is prepared yet
+    (see :meth:`FeatureStore.prepare`).
 
     Args:
         recipe: the training recipe.
@@ -223,27 +227,29 @@ def read_corpus(recipe: TrainRecipe, spec: FeatureSpec | None = None) -> Corpus:
     spec = recipe.features if spec is None else spec
     clips: list[Clip] = []
     source_index: list[int] = []
-    validation: list[int] = []
+    held_out: dict[str, list[int]] = {"validation": [], "test": []}
     pools: dict[str, list[Pool]] = {"labelled": [], "unlabelled": []}
     for index, source in enumerate(recipe.data.sources):
         members = _read_source(source)
         if not members:
             raise DatasetError(f"{source.path}: source {source.name!r} holds no clips")
         check_source_spec(source, members, spec)
-        held_out: list[Clip] = []
-        if source.name == recipe.data.validation.source:
-            fraction, seed = recipe.data.validation.fraction, recipe.data.validation.seed
-            trained, held_out = ([], members) if fraction >= 1.0 else group_split(members, fraction, seed)
-        else:
-            trained = members
+        trained = members
+        split_keys: dict[str, set[str]] = {}
+        for name, split in (("test", recipe.data.test), ("validation", recipe.data.validation)):
+            if source.name == split.source and trained:
+                trained, kept = ([], trained) if split.fraction >= 1.0 else group_split(trained, split.fraction, split.seed)
+                split_keys[name] = {clip.key for clip in kept}
         first = len(clips)
-        held = {clip.key for clip in held_out}
         for clip in members:
-            (validation if clip.key in held else []).append(len(clips))
+            for name, keys in split_keys.items():
+                if clip.key in keys:
+                    held_out[name].append(len(clips))
             clips.append(clip)
             source_index.append(index)
         if trained:
-            train_indices = [first + i for i, clip in enumerate(members) if clip.key not in held]
+            kept_keys = {clip.key for clip in trained}
+            train_indices = [first + i for i, clip in enumerate(members) if clip.key in kept_keys]
             pools[source.role].append(Pool(source.name, source.weight, np.array(train_indices, dtype=np.int64)))
     keys: dict[str, str] = {}
     for clip, index in zip(clips, source_index, strict=True):
@@ -255,14 +261,15 @@ def read_corpus(recipe: TrainRecipe, spec: FeatureSpec | None = None) -> Corpus:
             )
         keys[clip.key] = name
     if not pools["labelled"]:
-        raise DatasetError("no labelled training clips left after the validation split")
+        raise DatasetError("no labelled training clips left after the test and validation splits")
     return Corpus(
         spec=spec,
         clips=clips,
         source_index=np.array(source_index, dtype=np.int64),
         labelled=pools["labelled"],
         unlabelled=pools["unlabelled"],
-        validation=np.array(validation, dtype=np.int64),
+        validation=np.array(held_out["validation"], dtype=np.int64),
+        test=np.array(held_out["test"], dtype=np.int64),
         store=FeatureStore(clips, spec, recipe.cache_dir, recipe.cache_dtype),
         sources=recipe.data.sources,
     )
@@ -294,12 +301,13 @@ def check_source_spec(source: SourceConfig, clips: Sequence[Clip], spec: Feature
             )
 
 
-def input_stats(store: FeatureStore, indices: np.ndarray, max_clips: int, seed: int) -> tuple[np.ndarray, ...]:
-    """Per-bin mean and standard deviation of both views over every frame of the training clips ``indices``
+def input_stats(store: FeatureStore, indices: np.ndarray, max_clips: int, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per-bin mean and standard deviation of every view over every frame of the training clips ``indices``
     (a seeded sample of ``max_clips`` of them when ``max_clips`` > 0), accumulated in float64.
 
     Returns:
-        ``(mel_mean, mel_std, coch_mean, coch_std)``, float64 ``(bins,)``; a std is at least ``1e-4``.
+        view name (``"mel"``, ``"cochleagram"``, and ``"musicnn"`` when the features have it) ->
+        ``(mean, std)``, float64 ``(bins,)``; a std is at least ``1e-4``.
     """
     chosen = np.asarray(indices, dtype=np.int64)
     if 0 < max_clips < chosen.size:
@@ -308,19 +316,27 @@ def input_stats(store: FeatureStore, indices: np.ndarray, max_clips: int, seed: 
     count = 0
     for index in chosen:
         features = store.features(int(index))
-        for view, x in (("mel", features.mel), ("coch", features.coch)):
+        for view, x in feature_views(features).items():
             x = x.astype(np.float64)
             if view not in sums:
                 sums[view] = [np.zeros(x.shape[1]), np.zeros(x.shape[1])]
             sums[view][0] += x.sum(axis=0)
             sums[view][1] += (x * x).sum(axis=0)
         count += features.n_frames
-    result = []
-    for view in ("mel", "coch"):
-        mean = sums[view][0] / count
-        variance = np.maximum(sums[view][1] / count - mean * mean, 0.0)
-        result += [mean, np.maximum(np.sqrt(variance), 1e-4)]
-    return tuple(result)
+    result = {}
+    for view, (total, squares) in sums.items():
+        mean = total / count
+        variance = np.maximum(squares / count - mean * mean, 0.0)
+        result[view] = (mean, np.maximum(np.sqrt(variance), 1e-4))
+    return result
+
+
+def feature_views(features: ClipFeatures) -> dict[str, np.ndarray]:
+    """The views of ``features`` by model view name (``musicnn`` only when present)."""
+    views = {"mel": features.mel, "cochleagram": features.coch}
+    if features.musicnn is not None:
+        views["musicnn"] = features.musicnn
+    return views
 
 
 def crop_frames(spec: FeatureSpec, crop_seconds: float, frames_per_token: int) -> int:
@@ -384,8 +400,8 @@ def assemble_batch(
     """Tensors of a list of crops of ``length`` frames (``N = length // frames_per_token`` tokens).
 
     Returns:
-        ``mel`` ``(B, length, n_mels)`` and ``coch`` ``(B, length, n_channels)`` float32 (zero padding after a
-        short clip's end), ``target`` ``(B, N, 2)`` float32 (``NaN`` = no label; all ``NaN`` unless
+        ``mel`` ``(B, length, n_mels)``, ``coch`` ``(B, length, n_channels)`` and ``musicnn`` ``(B, length,
+        size)`` (size 0 without that view) float32 (zero padding after a short clip's end), ``target`` ``(B, N, 2)`` float32 (``NaN`` = no label; all ``NaN`` unless
         ``labelled``), ``valid`` ``(B, N)`` bool (token inside the clip), ``confidence`` ``(B,)`` float32,
         ``source`` ``(B,)`` and ``track`` ``(B,)`` int64 (index of the clip's source in the recipe, and of
         the clip in the corpus).
@@ -395,6 +411,7 @@ def assemble_batch(
     batch = len(crops)
     mel = np.zeros((batch, length, spec.mel.n_mels), dtype=np.float32)
     coch = np.zeros((batch, length, spec.cochleagram.n_channels), dtype=np.float32)
+    musicnn = np.zeros((batch, length, 0 if spec.musicnn is None else spec.musicnn.size), dtype=np.float32)
     target = np.full((batch, n_tokens, 2), np.nan, dtype=np.float32)
     valid = np.zeros((batch, n_tokens), dtype=bool)
     confidence = np.ones(batch, dtype=np.float32)
@@ -403,6 +420,8 @@ def assemble_batch(
         stop = min(start + length, features.n_frames)
         mel[row, : stop - start] = features.mel[start:stop]
         coch[row, : stop - start] = features.coch[start:stop]
+        if features.musicnn is not None:
+            musicnn[row, : stop - start] = features.musicnn[start:stop]
         inside = (stop - start) // frames_per_token
         valid[row, :inside] = True
         clip = corpus.clips[index]
@@ -412,6 +431,7 @@ def assemble_batch(
     return {
         "mel": torch.from_numpy(mel),
         "coch": torch.from_numpy(coch),
+        "musicnn": torch.from_numpy(musicnn),
         "target": torch.from_numpy(target),
         "valid": torch.from_numpy(valid),
         "confidence": torch.from_numpy(confidence),

@@ -40,7 +40,8 @@ def token_outputs(model: DamerModel, features: ClipFeatures) -> tuple[np.ndarray
     model must be in eval mode."""
     mel = torch.from_numpy(features.mel).unsqueeze(0)
     coch = torch.from_numpy(features.coch).unsqueeze(0)
-    output = model(mel, coch)
+    musicnn = None if features.musicnn is None else torch.from_numpy(features.musicnn).unsqueeze(0)
+    output = model(mel, coch, musicnn)
     va = output.va[0].double().cpu().numpy()
     p_high = torch.sigmoid(output.logits[0].double()).cpu().numpy()
     return va, p_high

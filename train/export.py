@@ -6,8 +6,9 @@ Keys (all JSON; ``save_bundle`` adds ``created`` and ``code_version``):
 - ``data``: per source name, reader kind, role, path, training and validation clips and hours, licence;
 - ``notices``: usage restrictions that follow from the data (4Q: research use only);
 - ``metrics``: ``validation`` (the exported weights' clip-level report, :mod:`train.evaluate`), ``score``
-  (the early-stopping metric and its value), ``step`` (when those weights were saved);
-- ``modules``: which of DSAF, PCL and SAML were on, and the views;
+  (the early-stopping metric and its value), ``step`` (when those weights were saved), and ``test`` (the
+  report on the test clips, scored once at export) when the recipe holds some out;
+- ``modules``: which of DSAF, PCL, SAML and musicnn distillation were on, and the views;
 - ``training``: steps done and planned, whether early stopping ended the run, training seconds, processes,
   device, machine, torch version, seed;
 - ``recipe``: the whole recipe.
@@ -52,6 +53,7 @@ def model_card(
     processes: Processes,
     stopped_early: bool,
     n_steps: int,
+    test_report: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The card of a finished run (see the module docstring).
 
@@ -62,6 +64,7 @@ def model_card(
         processes: the processes that trained.
         stopped_early: whether early stopping ended the run.
         n_steps: steps the recipe asked for.
+        test_report: the exported model's report on the test clips, if any.
     """
     rows = corpus.summary()
     notices = [f"{row['name']}: {row['licence']}" for row in rows if row["kind"] == "4q"]
@@ -70,6 +73,12 @@ def model_card(
             f"trained on precomputed {recipe.features.source!r} features: the live engine cannot feed this model"
         )
     model = recipe.model
+    if recipe.features.musicnn is not None:
+        notices.append(
+            "uses MSD_musicnn (Pons & Serra 2019, ISC licence, weights shipped in damer_core/models with their "
+            f"licence): {'as a view' if 'musicnn' in model.views else 'as a teacher during training only'}"
+        )
+    several = len(model.views) >= 2
     return {
         "training_data": training_data_line(rows),
         "data": rows,
@@ -78,13 +87,15 @@ def model_card(
             "validation": state["best_report"],
             "score": {"metric": recipe.early_stopping.metric, "value": state["best_score"]},
             "step": state["best_step"],
+            **({} if test_report is None else {"test": test_report}),
         },
         "modules": {
             "views": list(model.views),
-            "dsaf": model.fusion == "dsaf" and len(model.views) == 2 and model.dsaf_blocks > 0,
-            "fusion": model.fusion if len(model.views) == 2 else "single view",
+            "dsaf": model.fusion == "dsaf" and several and model.dsaf_blocks > 0,
+            "fusion": model.fusion if several else "single view",
             "pcl": recipe.pcl.enabled,
             "saml": recipe.saml.enabled,
+            "musicnn_distillation": recipe.distill.enabled,
         },
         "training": {
             "steps": state["step"],

@@ -3,7 +3,8 @@
 Layout: ``ROOT/<spec hash>-<storage dtype>-v<FORMAT_VERSION>/<h[:2]>/<h>.npz`` where ``h`` is the SHA-256
 of the audio file's bytes, so a renamed or copied file hits and an edited one misses; the directory also
 holds ``spec.json`` (the spec it was computed with). Each entry is an uncompressed ``.npz`` with ``mel``
-``(n_frames, n_mels)`` and ``coch`` ``(n_frames, n_channels)``.
+``(n_frames, n_mels)`` and ``coch`` ``(n_frames, n_channels)``, and ``musicnn`` ``(n_frames, size)`` when the
+spec has the musicnn view.
 
 Safe to interrupt and resume: an entry is written to a temporary file in its own folder, flushed to disk
 and renamed over its final name (atomic on POSIX), so a final name always holds a whole entry; temporary
@@ -49,7 +50,7 @@ _log = logging.getLogger(__name__)
 
 def extract_features(path: str | Path, spec: FeatureSpec) -> ClipFeatures:
     """Decode ``path`` at ``spec.sample_rate`` and run the offline front-end (the streaming front-end fed
-    the whole file at once) over it.
+    the whole file at once) over it, with the musicnn view when the spec has one.
 
     Raises:
         AudioError: the file cannot be decoded or is shorter than one analysis window.
@@ -60,7 +61,8 @@ def extract_features(path: str | Path, spec: FeatureSpec) -> ClipFeatures:
             f"{path}: {audio.size / spec.sample_rate:.3f} s of audio is shorter than one analysis window "
             f"({spec.win_length / spec.sample_rate:.3f} s)"
         )
-    return ClipFeatures(*frontend_offline(audio, spec))
+    views = frontend_offline(audio, spec)
+    return ClipFeatures(views.mel, views.coch, None if spec.musicnn is None else views.musicnn)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -137,6 +139,7 @@ class FeatureCache:
         try:
             with np.load(entry, allow_pickle=False) as stored:
                 mel, coch = stored["mel"], stored["coch"]
+                musicnn = stored["musicnn"] if self.spec.musicnn is not None else None
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
@@ -147,7 +150,11 @@ class FeatureCache:
             or mel.shape[0] != coch.shape[0] or mel.dtype != self.storage_dtype or coch.dtype != self.storage_dtype
         ):
             return self._discard(entry, f"holds mel {mel.shape} {mel.dtype} and coch {coch.shape} {coch.dtype}")
-        return ClipFeatures(mel.astype(np.float32), coch.astype(np.float32))
+        if musicnn is not None and (
+            musicnn.shape != (mel.shape[0], self.spec.musicnn.size) or musicnn.dtype != self.storage_dtype
+        ):
+            return self._discard(entry, f"holds musicnn {musicnn.shape} {musicnn.dtype}")
+        return ClipFeatures(mel.astype(np.float32), coch.astype(np.float32), _as_float32(musicnn))
 
     @staticmethod
     def _discard(entry: Path, reason: str) -> None:
@@ -164,10 +171,14 @@ class FeatureCache:
         if not (self.directory / "spec.json").is_file():
             text = json.dumps(self.spec.to_dict(), indent=2, sort_keys=True).encode("utf-8")
             write_atomically(self.directory / "spec.json", lambda handle: handle.write(text))
-        mel = features.mel.astype(self.storage_dtype)
-        coch = features.coch.astype(self.storage_dtype)
-        write_atomically(self.entry_path(content_hash), lambda handle: np.savez(handle, mel=mel, coch=coch))
-        return ClipFeatures(mel.astype(np.float32), coch.astype(np.float32))
+        arrays = {"mel": features.mel, "coch": features.coch}
+        if self.spec.musicnn is not None:
+            if features.musicnn is None:
+                raise ConfigError("feature cache: the spec has a musicnn view but the features to store have none")
+            arrays["musicnn"] = features.musicnn
+        stored = {name: array.astype(self.storage_dtype) for name, array in arrays.items()}
+        write_atomically(self.entry_path(content_hash), lambda handle: np.savez(handle, **stored))
+        return ClipFeatures(*(_as_float32(stored.get(name)) for name in ("mel", "coch", "musicnn")))
 
     def get(self, path: str | Path) -> ClipFeatures:
         """Features of the audio file at ``path``: from the cache, or computed, stored and returned.
@@ -221,6 +232,10 @@ class FeatureCache:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
         return hashes
+
+
+def _as_float32(array: np.ndarray | None) -> np.ndarray | None:
+    return None if array is None else array.astype(np.float32)
 
 
 def _init_worker() -> None:

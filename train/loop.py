@@ -3,7 +3,7 @@
 One step: the process's share of the step's crops (:class:`train.data.StepBatches`) goes through the student
 once (labelled and unlabelled crops together); the loss is the supervised terms (:mod:`train.losses`), plus
 PCL's pseudo-label and view-consistency terms (:mod:`train.pcl`), plus SAML's contrastive and anchoring terms
-(:mod:`train.saml`); AdamW steps with the learning rate of :func:`learning_rate` (linear warm-up, then
+(:mod:`train.saml`), plus musicnn's distillation and probe terms (:mod:`train.distill`); AdamW steps with the learning rate of :func:`learning_rate` (linear warm-up, then
 cosine decay), the gradient norm clipped; then the EMA teacher and the SAML memory are updated. On CUDA the
 forward passes run under autocast (``optim.amp``), with loss scaling for float16.
 
@@ -22,7 +22,8 @@ Files in the output folder (only the first process writes):
 - ``history.json``: validation reports by step.
 - ``model.safetensors``: the exported bundle (best weights, or the last ones without validation) with a
   model card filled from the run (:func:`train.export.model_card`).
-- ``recipe.yaml``: the recipe as run; ``metrics.json``: the best model's validation report.
+- ``recipe.yaml``: the recipe as run; ``metrics.json``: the best model's validation report;
+  ``test_metrics.json``: the exported model's report on the test clips (``data.test``), when there are any.
 
 A second run with the same output folder resumes from ``checkpoint.pt``; its recipe must be the same, except for
 :data:`RUNTIME_KEYS` (cache folder, loader processes, threads), which cannot change the numbers.
@@ -30,8 +31,10 @@ A second run with the same output folder resumes from ``checkpoint.pt``; its rec
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import pickle
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -39,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import safetensors.torch
 import torch
 import yaml
@@ -50,6 +54,7 @@ from damer_core.config import to_mapping
 from damer_core.errors import ConfigError
 from damer_core.model import DamerModel
 from train.data import Corpus, StepBatches, crop_frames, input_stats, read_corpus
+from train.distill import Distiller
 from train.distributed import Processes, barrier, close_distributed, gather_rows, init_distributed, share
 from train.evaluate import evaluate_clips, score_of, strict_json
 from train.export import model_card
@@ -117,17 +122,32 @@ class Learner:
         n_styles: style ids for SAML's anchors (sources, or clips when ``saml.anchor_by == "track"``).
         n_steps: steps of the run (the schedule's length).
         processes: where this process stands; with several, the model is wrapped in DDP.
+        musicnn_stats: ``(mean, std)`` of the musicnn view over the training frames; needed with distillation.
     """
 
     def __init__(
-        self, recipe: TrainRecipe, model: DamerModel, n_styles: int, n_steps: int, processes: Processes
+        self,
+        recipe: TrainRecipe,
+        model: DamerModel,
+        n_styles: int,
+        n_steps: int,
+        processes: Processes,
+        musicnn_stats: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         device = processes.device
         self.recipe, self.model, self.processes = recipe, model, processes
         self.pcl = PCL(recipe.pcl, model).to(device) if recipe.pcl.enabled else None
         self.saml = SAML(recipe.saml, n_styles, recipe.model.embed_dim).to(device) if recipe.saml.enabled else None
+        self.distiller = None
+        groups = parameter_groups(model, recipe.optim.weight_decay)
+        if recipe.distill.enabled:
+            if musicnn_stats is None:
+                raise ConfigError("distill: needs the musicnn view's statistics (features.musicnn)")
+            # Built after the PCL teacher was copied from the student, so the teacher carries no hooks.
+            self.distiller = Distiller(recipe.distill, model, *musicnn_stats).to(device)
+            groups.append({"params": list(self.distiller.parameters()), "weight_decay": 0.0})
         self.optimizer = torch.optim.AdamW(
-            parameter_groups(model, recipe.optim.weight_decay),
+            groups,
             lr=recipe.optim.lr,
             betas=tuple(recipe.optim.betas),
             eps=recipe.optim.eps,
@@ -159,6 +179,7 @@ class Learner:
             "scaler": self.scaler.state_dict(),
             "pcl": self.pcl.state_dict() if self.pcl is not None else {},
             "saml": self.saml.state_dict() if self.saml is not None else {},
+            "distill": self.distiller.state_dict() if self.distiller is not None else {},
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -171,26 +192,33 @@ class Learner:
             self.pcl.load_state_dict(state["pcl"])
         if self.saml is not None:
             self.saml.load_state_dict(state["saml"])
+        if self.distiller is not None:
+            self.distiller.load_state_dict(state["distill"])
 
     def step(self, batch: dict[str, dict[str, torch.Tensor]], step: int) -> dict[str, float]:
         """One optimiser step on this process's ``labelled`` and ``unlabelled`` crops (see
         :func:`train.data.assemble_batch`) at step number ``step``; returns the loss parts."""
         recipe, device = self.recipe, self.processes.device
-        pcl, saml = self.pcl, self.saml
+        pcl, saml, distiller = self.pcl, self.saml, self.distiller
         labelled, unlabelled = batch["labelled"], batch["unlabelled"]
         n_labelled = labelled["mel"].shape[0]
         joined = {key: torch.cat((labelled[key], unlabelled[key])).to(device, non_blocking=True) for key in labelled}
         valid, target = joined["valid"], joined["target"]
         confidence = joined["confidence"] if recipe.losses.use_confidence else torch.ones_like(joined["confidence"])
         token_weight = valid.float() * confidence.unsqueeze(1)
+        musicnn = joined["musicnn"] if "musicnn" in self.model.views else None
         with torch.autocast(device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-            output = self.trained(joined["mel"], joined["coch"])
+            output = self.trained(joined["mel"], joined["coch"], musicnn)
             loss, parts = supervised_loss(output, target, token_weight, recipe.losses)
+            if distiller is not None:
+                distill_loss, distill_parts = distiller.loss(output, joined["musicnn"], target, token_weight, valid, step)
+                loss = loss + distill_loss
+                parts.update(distill_parts)
             if pcl is not None:
                 labels = None
                 candidates = torch.isnan(target) & valid.unsqueeze(-1)
                 if pcl.active(step) and bool(candidates.any()):
-                    labels = pcl.label(joined["mel"], joined["coch"], candidates, step)
+                    labels = pcl.label(joined["mel"], joined["coch"], candidates, step, musicnn)
                 pcl_loss, pcl_parts = pcl.loss(output, labels, valid)
                 loss = loss + pcl_loss
                 parts.update(pcl_parts)
@@ -234,6 +262,7 @@ class TrainResult:
         stopped_early: whether early stopping ended the run.
         seconds: training time over all sessions of the run (resumes included).
         history: validation reports by step.
+        test_report: the exported model's report on the test clips (``None`` without a test split).
     """
 
     bundle: Path
@@ -245,14 +274,19 @@ class TrainResult:
     stopped_early: bool
     seconds: float
     history: list[dict[str, Any]] = field(default_factory=list)
+    test_report: dict[str, Any] | None = None
 
 
 class _Averages:
-    """Running means of loss parts since the last reset."""
+    """Running means of loss parts since the last reset; ``saved`` (from :meth:`to_state`) resumes them."""
 
-    def __init__(self) -> None:
-        self.sums: dict[str, float] = defaultdict(float)
-        self.counts: dict[str, int] = defaultdict(int)
+    def __init__(self, saved: dict[str, dict[str, float]] | None = None) -> None:
+        self.sums: dict[str, float] = defaultdict(float, (saved or {}).get("sums", {}))
+        self.counts: dict[str, int] = defaultdict(int, (saved or {}).get("counts", {}))
+
+    def to_state(self) -> dict[str, dict[str, float]]:
+        """The sums and counts as plain JSON-able dicts, for checkpoints."""
+        return {"sums": dict(self.sums), "counts": dict(self.counts)}
 
     def add(self, parts: dict[str, float]) -> None:
         for key, value in parts.items():
@@ -316,12 +350,19 @@ class Trainer:
             corpus.store.prepare(indices)
         return corpus
 
-    def _build_model(self, corpus: Corpus) -> DamerModel:
+    def _build_model(self, corpus: Corpus) -> tuple[DamerModel, tuple[np.ndarray, np.ndarray] | None]:
+        """The seeded initial model with its input statistics, and the musicnn view's statistics (``None``
+        without that view). A model that does not read the musicnn view gets (and its bundle records) the
+        spec without it, so the live front-end does not compute it for nothing."""
         recipe = self.recipe
+        reads_musicnn = "musicnn" in recipe.model.views
+        spec = recipe.features if reads_musicnn else dataclasses.replace(recipe.features, musicnn=None)
         torch.manual_seed(recipe.seed)
-        model = DamerModel(recipe.model, recipe.features)
-        model.set_input_stats(*input_stats(corpus.store, corpus.training_indices(), recipe.stats_clips, recipe.seed))
-        return model
+        model = DamerModel(recipe.model, spec)
+        stats = input_stats(corpus.store, corpus.training_indices(), recipe.stats_clips, recipe.seed)
+        musicnn = stats.get("musicnn")
+        model.set_input_stats(*stats["mel"], *stats["cochleagram"], *(musicnn if reads_musicnn else (None, None)))
+        return model, musicnn
 
     def _run(self, processes: Processes, stop_at: int | None) -> TrainResult:
         recipe = self.recipe
@@ -330,9 +371,10 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
         corpus = self._prepare_data(processes)
         n_steps = total_steps(recipe, corpus)
-        model = self._build_model(corpus).to(device)
+        model, musicnn_stats = self._build_model(corpus)
+        model = model.to(device)
         n_styles = len(recipe.data.sources) if recipe.saml.anchor_by == "source" else len(corpus.clips)
-        learner = Learner(recipe, model, n_styles, n_steps, processes)
+        learner = Learner(recipe, model, n_styles, n_steps, processes, musicnn_stats)
         state = self._load_checkpoint(learner, device)
         start = state["step"]
         unlabelled_batch = recipe.pcl.unlabelled_batch_size if recipe.pcl.enabled and corpus.unlabelled else 0
@@ -363,7 +405,7 @@ class Trainer:
             unit="step",
             disable=not (self.show_progress and processes.is_main),
         )
-        averages = _Averages()
+        averages = _Averages(state.get("losses_since_validation"))
         stopped_early = False
         session_start = time.monotonic()
         step = start
@@ -389,6 +431,7 @@ class Trainer:
                 state["elapsed_s"] += time.monotonic() - session_start
                 session_start = time.monotonic()
                 state["step"] = step
+                state["losses_since_validation"] = averages.to_state()
                 if processes.is_main:
                     self._save_checkpoint(state, learner)
             if stopped_early:
@@ -457,6 +500,7 @@ class Trainer:
             "bad_evals": 0,
             "history": [],
             "elapsed_s": 0.0,
+            "losses_since_validation": _Averages().to_state(),
         }
 
     def _recipe_json(self) -> str:
@@ -473,7 +517,7 @@ class Trainer:
             return self._fresh_state()
         try:
             checkpoint = torch.load(path, map_location=device, weights_only=True)
-        except (OSError, RuntimeError, EOFError, ValueError) as exc:
+        except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
             raise ConfigError(f"{path}: cannot read the checkpoint ({exc}); use --restart to start over") from None
         if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
             raise ConfigError(f"{path}: not a damer training checkpoint")
@@ -508,7 +552,17 @@ class Trainer:
             model.load_state_dict(safetensors.torch.load_file(str(best), device=str(processes.device)))
         else:
             state["best_step"] = state["step"]
-        card = model_card(self.recipe, corpus, state, processes, stopped_early, n_steps)
+        test_report = None
+        if corpus.test.size:
+            model.eval()
+            test_clips = [corpus.clips[i] for i in corpus.test]
+            test_report = strict_json(
+                evaluate_clips(model, test_clips, lambda i: corpus.store.features(int(corpus.test[i])))
+            )
+            text = json.dumps(test_report, indent=1, allow_nan=False)
+            write_atomically(self.out / "test_metrics.json", lambda handle: handle.write(text.encode("utf-8")))
+            state["test_report"] = test_report
+        card = model_card(self.recipe, corpus, state, processes, stopped_early, n_steps, test_report)
         save_bundle(self.out / BUNDLE_NAME, model, card)
         recipe_text = yaml.safe_dump(to_mapping(self.recipe), sort_keys=False)
         write_atomically(self.out / "recipe.yaml", lambda handle: handle.write(recipe_text.encode("utf-8")))
@@ -526,6 +580,7 @@ class Trainer:
             stopped_early=stopped_early,
             seconds=state["elapsed_s"],
             history=state["history"],
+            test_report=state.get("test_report"),
         )
 
 

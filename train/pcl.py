@@ -8,9 +8,10 @@ unlabelled sources, and labelled crops where a dimension or instant has no annot
 
 1. sharpen: ``p = sigmoid(logit / T)`` from the teacher's fused high/low logit, temperature ``T(step)``;
 2. confidence ``c = |2p - 1|``; the entry is accepted when ``c >= threshold(step)``;
-3. view consistency: the Jensen-Shannon divergence between the teacher's Mel-only and cochleagram-only
-   high/low distributions (``sigmoid`` of their logits, no sharpening) must be ``<= js_gate``; with a
-   single-view model there is no second view and this gate is open.
+3. view consistency: the Jensen-Shannon divergence between the teacher's per-view high/low distributions
+   (``sigmoid`` of the Mel-only and cochleagram-only logits, and the musicnn-only one when the model reads
+   that view; no sharpening) must be ``<= js_gate``; with a single-view model there is no second view and
+   this gate is open.
 
 Accepted entries train the student with the binary cross-entropy of its fused logit against the soft target
 ``p`` and the squared error of its estimate against the teacher's estimate. The same divergence between the
@@ -25,6 +26,8 @@ Curriculum: with progress ``s = clip((step - start_step) / ramp_steps, 0, 1)`` t
 JS divergence of two Bernoulli distributions with parameters ``p`` and ``q``, in nats (at most ln 2)::
 
     JS(p, q) = H((p + q) / 2) - (H(p) + H(q)) / 2,   H(x) = -x ln x - (1 - x) ln(1 - x)
+
+and of ``V`` views with equal weights, ``H(mean_v p_v) - mean_v H(p_v)`` (the same for ``V = 2``).
 """
 
 from __future__ import annotations
@@ -63,11 +66,15 @@ def bernoulli_js(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 
 
 def view_divergence(view_logits: dict[str, torch.Tensor]) -> torch.Tensor | None:
-    """``(B, N, 2)`` JS divergence between the Mel-only and cochleagram-only p(high), or ``None`` when the
-    outputs have fewer than two views."""
+    """``(B, N, 2)`` JS divergence between the views' p(high) (Mel-only and cochleagram-only, plus
+    musicnn-only when present; equal weights), or ``None`` when the outputs have fewer than two views."""
     if len(view_logits) < 2:
         return None
-    return bernoulli_js(torch.sigmoid(view_logits["mel"].float()), torch.sigmoid(view_logits["cochleagram"].float()))
+    if len(view_logits) == 2:
+        return bernoulli_js(*(torch.sigmoid(logits.float()) for logits in view_logits.values()))
+    p = [torch.sigmoid(logits.float()) for logits in view_logits.values()]
+    mixture = sum(p) / len(p)
+    return (binary_entropy(mixture) - sum(binary_entropy(x) for x in p) / len(p)).clamp_min(0.0)
 
 
 @dataclass(frozen=True)
@@ -165,11 +172,19 @@ class PCL(nn.Module):
             teacher_b.copy_(student_b)
 
     @torch.no_grad()
-    def label(self, mel: torch.Tensor, coch: torch.Tensor, candidates: torch.Tensor, step: int) -> PseudoLabels:
+    def label(
+        self,
+        mel: torch.Tensor,
+        coch: torch.Tensor,
+        candidates: torch.Tensor,
+        step: int,
+        musicnn: torch.Tensor | None = None,
+    ) -> PseudoLabels:
         """Run the teacher on the crops of a batch that have candidates and pseudo-label the ``candidates``
-        ``(B, N, 2)`` at ``step`` (crops without candidates get no label and cost nothing)."""
+        ``(B, N, 2)`` at ``step`` (crops without candidates get no label and cost nothing). ``musicnn``: the
+        crops' musicnn view, for a model that reads it."""
         rows = candidates.flatten(1).any(dim=1)
-        output = self.teacher(mel[rows], coch[rows])
+        output = self.teacher(mel[rows], coch[rows], None if musicnn is None else musicnn[rows])
         if not bool(rows.all()):
             output = _scatter_rows(output, rows)
         return pseudo_label(output, candidates, self.threshold(step), self.temperature(step), self.config.js_gate)

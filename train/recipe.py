@@ -14,6 +14,7 @@ Sections (every value has a default except ``data.sources``; ``configs/train/*.y
 - ``losses``: weights of the supervised terms.
 - ``pcl``: progressive confidence labelling (see :mod:`train.pcl`).
 - ``saml``: style-anchored memory learning (see :mod:`train.saml`).
+- ``distill``: musicnn as a teacher (see :mod:`train.distill`).
 - ``early_stopping``, ``checkpoint_every``, ``eval_every``, ``seed``, ``cache_dir``, ``cache_dtype``,
   ``workers``, ``threads``, ``feature_workers``, ``stats_clips``.
 """
@@ -100,23 +101,34 @@ class ValidationConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Training data: the sources and the validation split."""
+    """Training data: the sources, the test split and the validation split.
+
+    Attributes:
+        sources: the datasets.
+        test: clips of a labelled source held out from everything (training, validation, early stopping)
+            and scored once, on the exported model (the model card's ``metrics.test``); split first, by
+            group (:func:`train.datasets.group_split` with its ``fraction`` and ``seed``).
+        validation: clips held out for validation and early stopping; when it names the test's source it
+            splits the clips left after the test split.
+    """
 
     sources: tuple[SourceConfig, ...] = ()
+    test: ValidationConfig = field(default_factory=ValidationConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
 
     def __post_init__(self) -> None:
         names = [source.name for source in self.sources]
         require(len(set(names)) == len(names), "sources", "sources with distinct names", names)
         require(any(s.role == "labelled" for s in self.sources), "sources", "at least one labelled source", names)
-        if self.validation.source is not None:
-            labelled = [s.name for s in self.sources if s.role == "labelled"]
-            require(
-                self.validation.source in labelled,
-                "validation.source",
-                f"the name of a labelled source ({', '.join(labelled)})",
-                self.validation.source,
-            )
+        labelled = [s.name for s in self.sources if s.role == "labelled"]
+        for key, split in (("validation", self.validation), ("test", self.test)):
+            if split.source is not None:
+                require(
+                    split.source in labelled,
+                    f"{key}.source",
+                    f"the name of a labelled source ({', '.join(labelled)})",
+                    split.source,
+                )
 
 
 @dataclass(frozen=True)
@@ -298,6 +310,41 @@ class SAMLConfig:
 
 
 @dataclass(frozen=True)
+class DistillConfig:
+    """musicnn as a teacher (:mod:`train.distill`); needs the musicnn view in ``features``.
+
+    Attributes:
+        enabled: switch of the whole module.
+        weight: weight of the squared error between a linear map of the fused token stream (the input of the
+            emotion head) and the standardised musicnn embedding of the token, mean over valid tokens and
+            embedding values.
+        view_weight: the same for the windowed tokens of each view other than musicnn (the input of its
+            per-view head), summed over those views.
+        probe_weight: weight of the binary cross-entropy of a linear probe on the standardised musicnn view
+            against the high/low labels; the probe's input is detached, so this trains the probe alone.
+        probe_pseudo_weight: weight of the binary cross-entropy of the student's fused logits against the
+            probe's p(high) on unlabelled entries whose probe confidence ``|2p - 1|`` is at least
+            ``probe_threshold`` (musicnn as a source of pseudo-labels).
+        probe_threshold: that confidence threshold.
+        probe_start_step: first step that uses the probe's pseudo-labels.
+    """
+
+    enabled: bool = False
+    weight: float = 1.0
+    view_weight: float = 0.5
+    probe_weight: float = 0.5
+    probe_pseudo_weight: float = 0.5
+    probe_threshold: float = 0.6
+    probe_start_step: int = 500
+
+    def __post_init__(self) -> None:
+        for name in ("weight", "view_weight", "probe_weight", "probe_pseudo_weight"):
+            require(getattr(self, name) >= 0, name, ">= 0", getattr(self, name))
+        require(0.0 <= self.probe_threshold <= 1.0, "probe_threshold", "in [0, 1]", self.probe_threshold)
+        require(self.probe_start_step >= 0, "probe_start_step", ">= 0", self.probe_start_step)
+
+
+@dataclass(frozen=True)
 class EarlyStoppingConfig:
     """Which validation score picks the best model, and when to stop.
 
@@ -343,6 +390,7 @@ class TrainRecipe:
         losses: supervised loss weights.
         pcl: progressive confidence labelling.
         saml: style-anchored memory learning.
+        distill: musicnn as a teacher (distillation and probe pseudo-labels).
         early_stopping: best-model score and patience.
         checkpoint_every: write the resumable checkpoint every this many steps (and at the end).
         eval_every: validate every this many steps (and at the end).
@@ -363,6 +411,7 @@ class TrainRecipe:
     losses: LossConfig = field(default_factory=LossConfig)
     pcl: PCLConfig = field(default_factory=PCLConfig)
     saml: SAMLConfig = field(default_factory=SAMLConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
     checkpoint_every: int = 500
     eval_every: int = 500
@@ -382,6 +431,13 @@ class TrainRecipe:
         require(self.threads >= 0, "threads", ">= 0", self.threads)
         require(self.feature_workers >= 1, "feature_workers", ">= 1", self.feature_workers)
         require(self.stats_clips >= 0, "stats_clips", ">= 0", self.stats_clips)
+        if self.distill.enabled or "musicnn" in self.model.views:
+            require(
+                self.features.musicnn is not None,
+                "features.musicnn",
+                "set when model.views reads 'musicnn' or distill is enabled",
+                None,
+            )
 
 
 def load_recipe(path: str | Path) -> TrainRecipe:

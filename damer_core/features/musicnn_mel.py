@@ -113,6 +113,12 @@ class MusicnnMelStream:
         self._transform = MusicnnLogMel(_TORCH_DTYPES[self.dtype])
         self.reset()
 
+    def frames_available(self, n_samples: int) -> int:
+        """Frames the stream has emitted once ``n_samples`` samples (at ``sample_rate``) have been pushed in
+        total, whatever the block sizes."""
+        resampled = n_samples if self._resampler is None else self._resampler.output_samples(n_samples)
+        return musicnn_n_frames(resampled)
+
     def reset(self) -> None:
         """Forget all audio: the next sample pushed is sample 0 of a new stream."""
         if self._resampler is not None:

@@ -143,6 +143,10 @@ class ResampleStream:
     def new_freq(self) -> int:
         return self._transform.new_freq
 
+    def output_samples(self, n_input: int) -> int:
+        """Output samples the stream has produced once ``n_input`` input samples have been pushed in total."""
+        return int(self._transform.kernel.shape[0]) * self._transform.complete_blocks(n_input + self._transform.width)
+
     def reset(self) -> None:
         """Forget all audio: the next sample pushed is sample 0 of a new stream."""
         self._pending = np.zeros(self._transform.width, dtype=self.dtype)

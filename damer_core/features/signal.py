@@ -2,7 +2,8 @@
 
 Documented handling: any floating dtype is accepted and converted to the front-end's dtype; integer PCM,
 non-1-D arrays and non-finite samples raise :class:`~damer_core.errors.AudioError`; an empty block is
-valid and yields no frames.
+valid and yields no frames. Finite samples beyond :data:`SAMPLE_LIMIT` (damaged float files hold any value) are
+clipped to it, so the float32 powers of the front-ends cannot overflow to inf.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from damer_core.errors import AudioError
+
+SAMPLE_LIMIT = 1e6
+"""Largest sample magnitude passed on (120 dB above full scale): its window powers stay far below float32's max."""
 
 
 def check_mono_block(samples: np.ndarray, dtype: type[np.floating] = np.float32) -> np.ndarray:
@@ -21,6 +25,9 @@ def check_mono_block(samples: np.ndarray, dtype: type[np.floating] = np.float32)
 
     Raises:
         AudioError: not an array, not 1-D (e.g. stereo ``(n, 2)``), integer dtype, or NaN/inf samples.
+
+    Returns:
+        shape ``(n,)``, ``dtype``; a clipped copy where a sample exceeds :data:`SAMPLE_LIMIT` in magnitude.
     """
     if not isinstance(samples, np.ndarray):
         raise AudioError(f"audio must be a numpy array, got {type(samples).__name__}")
@@ -32,4 +39,6 @@ def check_mono_block(samples: np.ndarray, dtype: type[np.floating] = np.float32)
     if block.size and not np.isfinite(block).all():
         bad = np.flatnonzero(~np.isfinite(block))
         raise AudioError(f"{bad.size} non-finite sample(s) (NaN/inf), first at index {bad[0]}")
+    if block.size and np.abs(block).max() > SAMPLE_LIMIT:
+        block = np.clip(block, -SAMPLE_LIMIT, SAMPLE_LIMIT)
     return block

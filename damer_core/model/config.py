@@ -11,8 +11,9 @@ from typing import Literal
 
 from damer_core.spec import require
 
-View = Literal["mel", "cochleagram"]
+View = Literal["mel", "cochleagram", "musicnn"]
 VIEWS: tuple[View, ...] = ("mel", "cochleagram")
+ALL_VIEWS: tuple[View, ...] = ("mel", "cochleagram", "musicnn")
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class ModelConfig:
         encoder_blocks: causal residual conv blocks per view; block ``i`` has dilation ``2**i``.
         kernel_size: depthwise conv kernel of the encoder blocks (in tokens).
         dsaf_blocks: bidirectional cross-attention (DSAF) blocks before the gated fusion; used only when
-            ``fusion == "dsaf"`` and both views are present. 0 keeps the gated fusion alone.
+            ``fusion == "dsaf"`` and at least two views are present. 0 keeps the gated fusion alone.
         fusion_window_tokens: how many tokens (the current one included) a DSAF query sees of the other
             view; default 43 tokens is about 1 s.
         temporal_layers: causal windowed self-attention layers after the fusion.
@@ -37,7 +38,8 @@ class ModelConfig:
         ffn_mult: hidden width of every feed-forward layer, as a multiple of ``d_model``.
         dropout: dropout rate on residual branches and attention weights during training.
         embed_dim: size of the L2-normalised embedding used by the contrastive memory (SAML).
-        views: which feature views the model reads: ``["mel", "cochleagram"]`` or one of them alone.
+        views: which feature views the model reads, in this order: any of ``"mel"``, ``"cochleagram"`` and
+            ``"musicnn"`` (the pretrained view; the feature spec must have it), without repeats.
         fusion: ``"dsaf"`` (cross-attention blocks, then a learned gate) or ``"concat"`` (concatenation and a
             linear layer, the ablation without DSAF). Ignored with one view.
         device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
@@ -76,9 +78,9 @@ class ModelConfig:
         require(0.0 <= self.dropout < 1.0, "dropout", "in [0, 1)", self.dropout)
         require(self.embed_dim > 0, "embed_dim", "> 0", self.embed_dim)
         require(
-            1 <= len(self.views) <= 2 and len(set(self.views)) == len(self.views) and set(self.views) <= set(VIEWS),
+            len(self.views) >= 1 and len(set(self.views)) == len(self.views) and set(self.views) <= set(ALL_VIEWS),
             "views",
-            "one or both of 'mel', 'cochleagram' without repeats",
+            "one or more of 'mel', 'cochleagram', 'musicnn' without repeats",
             list(self.views),
         )
         require(self.fusion in ("dsaf", "concat"), "fusion", "'dsaf' or 'concat'", self.fusion)

@@ -8,6 +8,10 @@ Data flow per token (``frames_per_token`` frames of each view on one frame grid)
                                 ▲
     coch frames ─▶ ViewEncoder ─┴─▶ window mean ─▶ view head ─▶ view_va["cochleagram"], view_logits[...]
 
+A model may also read the pretrained musicnn view (``views`` with ``"musicnn"``: one musicnn embedding per
+frame from :mod:`damer_core.features.musicnn_view`); it is encoded like the others and joins the same
+DSAF blocks (every view attends to every other, see :mod:`damer_core.model.fusion`) and gate.
+
 Everything is causal: token ``n`` depends on frames ``< (n + 1) * frames_per_token`` only. The encoders see
 a receptive field of ``1 + (kernel_size - 1) * (2**encoder_blocks - 1)`` tokens; DSAF sees
 ``fusion_window_tokens``, the temporal layers and the view heads ``window_tokens`` (W).
@@ -26,7 +30,7 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
-from damer_core.errors import AudioError
+from damer_core.errors import AudioError, ConfigError
 from damer_core.model.config import ModelConfig
 from damer_core.model.encoder import ViewEncoder
 from damer_core.model.fusion import ConcatFusion, DSAFBlock, GatedFusion
@@ -45,7 +49,11 @@ class DamerModel(nn.Module):
 
     Args:
         config: the hyper-parameters.
-        spec: the front-end the model reads (it fixes the number of Mel bins and cochleagram channels).
+        spec: the front-end the model reads (it fixes the number of Mel bins, cochleagram channels and
+            musicnn values per frame).
+
+    Raises:
+        ConfigError: the config reads the musicnn view but the spec has none.
 
     The model is built on the CPU in float32; move it with ``.to(device)`` (see
     :func:`damer_core.model.device.place_model`).
@@ -56,7 +64,13 @@ class DamerModel(nn.Module):
         self.config = config
         self.spec = spec
         self.views = config.views
-        self.n_bins = {"mel": spec.mel.n_mels, "cochleagram": spec.cochleagram.n_channels}
+        if "musicnn" in self.views and spec.musicnn is None:
+            raise ConfigError("model.views: reads 'musicnn' but the feature spec has no musicnn view (features.musicnn)")
+        self.n_bins = {
+            "mel": spec.mel.n_mels,
+            "cochleagram": spec.cochleagram.n_channels,
+            "musicnn": 0 if spec.musicnn is None else spec.musicnn.size,
+        }
         d = config.d_model
         self.encoders = nn.ModuleDict(
             {
@@ -74,15 +88,18 @@ class DamerModel(nn.Module):
             }
         )
         self.view_heads = nn.ModuleDict({view: EmotionHead(d) for view in self.views})
-        dual = len(self.views) == 2
-        n_dsaf = config.dsaf_blocks if dual and config.fusion == "dsaf" else 0
+        several = len(self.views) >= 2
+        n_dsaf = config.dsaf_blocks if several and config.fusion == "dsaf" else 0
         self.dsaf = nn.ModuleList(
-            DSAFBlock(f"dsaf{i}", d, config.n_heads, config.fusion_window_tokens, config.ffn_mult, config.dropout)
+            DSAFBlock(
+                f"dsaf{i}", self.views, d, config.n_heads, config.fusion_window_tokens, config.ffn_mult, config.dropout
+            )
             for i in range(n_dsaf)
         )
         self.fusion: nn.Module | None = None
-        if dual:
-            self.fusion = GatedFusion(d) if config.fusion == "dsaf" else ConcatFusion(d)
+        if several:
+            fusion = GatedFusion if config.fusion == "dsaf" else ConcatFusion
+            self.fusion = fusion(d, len(self.views))
         self.temporal = nn.ModuleList(
             TemporalLayer(f"temporal{i}", d, config.n_heads, config.window_tokens, config.ffn_mult, config.dropout)
             for i in range(config.temporal_layers)
@@ -107,19 +124,28 @@ class DamerModel(nn.Module):
         return self.spec.frame_end_seconds((token + 1) * self.config.frames_per_token - 1)
 
     def set_input_stats(
-        self, mel_mean: npt.ArrayLike, mel_std: npt.ArrayLike, coch_mean: npt.ArrayLike, coch_std: npt.ArrayLike
+        self,
+        mel_mean: npt.ArrayLike,
+        mel_std: npt.ArrayLike,
+        coch_mean: npt.ArrayLike,
+        coch_std: npt.ArrayLike,
+        musicnn_mean: npt.ArrayLike | None = None,
+        musicnn_std: npt.ArrayLike | None = None,
     ) -> None:
         """Set the fixed per-bin input normalisation from training-data statistics.
 
         Args:
             mel_mean, mel_std: ``(n_mels,)`` mean and standard deviation of the log-Mel bins.
             coch_mean, coch_std: ``(n_channels,)`` the same for the log-cochleagram channels.
-            Statistics of a view the model does not read are checked and ignored.
+            musicnn_mean, musicnn_std: ``(musicnn size,)`` the same for the musicnn view (``None``: left as
+            they are). Statistics of a view the model does not read are checked and ignored.
 
         Raises:
             AudioError: a statistic has the wrong shape, is not finite, or a std is not positive.
         """
         stats = {"mel": (mel_mean, mel_std), "cochleagram": (coch_mean, coch_std)}
+        if musicnn_mean is not None or musicnn_std is not None:
+            stats["musicnn"] = (musicnn_mean, musicnn_std)
         for view, (mean, std) in stats.items():
             mean_t = torch.as_tensor(np.asarray(mean, dtype=np.float64))
             std_t = torch.as_tensor(np.asarray(std, dtype=np.float64))
@@ -137,13 +163,14 @@ class DamerModel(nn.Module):
                 encoder.mean.copy_(mean_t)
                 encoder.std.copy_(std_t)
 
-    def forward(self, mel: torch.Tensor, coch: torch.Tensor) -> DamerOutput:
-        """Whole sequences: ``mel (B, T, n_mels)``, ``coch (B, T, n_channels)`` -> outputs for
-        ``N = T // frames_per_token`` tokens. A view the model does not read may be any tensor.
+    def forward(self, mel: torch.Tensor, coch: torch.Tensor, musicnn: torch.Tensor | None = None) -> DamerOutput:
+        """Whole sequences: ``mel (B, T, n_mels)``, ``coch (B, T, n_channels)`` and, for a model that reads it,
+        ``musicnn (B, T, size)`` -> outputs for ``N = T // frames_per_token`` tokens. A view the model does not
+        read may be any tensor (or ``None`` for the musicnn view).
 
         Memory grows as ``N * window_tokens``; cost is linear in ``N``.
         """
-        frames = self._check_frames(mel, coch)
+        frames = self._check_frames(mel, coch, musicnn)
         reference = frames[self.views[0]]
         if reference.shape[1] < self.frames_per_token:
             batch, embed_dim = reference.shape[0], self.config.embed_dim
@@ -156,21 +183,24 @@ class DamerModel(nn.Module):
         if self.fusion is None:
             x = tokens[self.views[0]]
         else:
-            mel_tokens, coch_tokens = tokens["mel"], tokens["cochleagram"]
             for block in self.dsaf:
-                mel_tokens, coch_tokens = block(mel_tokens, coch_tokens)
-            x = self.fusion(mel_tokens, coch_tokens)
+                tokens = block(tokens)
+            x = self.fusion([tokens[view] for view in self.views])
         for layer in self.temporal:
             x = layer(x)
         va, logits = self.head(x)
         return DamerOutput(va, logits, self.embedding(x), view_va, view_logits)
 
-    def _check_frames(self, mel: torch.Tensor, coch: torch.Tensor) -> dict[str, torch.Tensor]:
-        frames = {"mel": mel, "cochleagram": coch}
+    def _check_frames(
+        self, mel: torch.Tensor, coch: torch.Tensor, musicnn: torch.Tensor | None
+    ) -> dict[str, torch.Tensor | None]:
+        frames = {"mel": mel, "cochleagram": coch, "musicnn": musicnn}
         reference = self.head.linear.weight
         lengths = set()
         for view in self.views:
             x = frames[view]
+            if x is None:
+                raise AudioError(f"{view} frames: this model reads the {view} view, but none were given")
             if x.ndim != 3 or x.shape[2] != self.n_bins[view]:
                 raise AudioError(
                     f"{view} frames: expected shape (batch, frames, {self.n_bins[view]}), got {tuple(x.shape)}"
@@ -178,7 +208,7 @@ class DamerModel(nn.Module):
             lengths.add((x.shape[0], x.shape[1]))
             frames[view] = x.to(device=reference.device, dtype=reference.dtype)
         if len(lengths) > 1:
-            raise AudioError(f"mel and cochleagram frames differ in (batch, frames): {sorted(lengths)}")
+            raise AudioError(f"{', '.join(self.views)} frames differ in (batch, frames): {sorted(lengths)}")
         return frames
 
     def init_state(
@@ -212,10 +242,17 @@ class DamerModel(nn.Module):
             state.update(layer.init_state(batch, device, dtype))
         return state
 
-    def step(self, mel_frames: torch.Tensor, coch_frames: torch.Tensor, state: State) -> tuple[DamerOutput, State]:
+    def step(
+        self,
+        mel_frames: torch.Tensor,
+        coch_frames: torch.Tensor,
+        state: State,
+        musicnn_frames: torch.Tensor | None = None,
+    ) -> tuple[DamerOutput, State]:
         """One token: ``mel_frames (B, frames_per_token, n_mels)``, ``coch_frames (B, frames_per_token,
-        n_channels)`` (in the model's dtype and device; an unread view is ignored) and the state from
-        :meth:`init_state` or a previous step.
+        n_channels)``, ``musicnn_frames (B, frames_per_token, size)`` for a model that reads that view (in the
+        model's dtype and device; an unread view is ignored) and the state from :meth:`init_state` or a
+        previous step.
 
         Returns the outputs for that token (``N == 1``) and the new state; ``state`` itself is not modified,
         so it stays a valid snapshot. Computes the eval-mode function (no dropout); no input checks.
@@ -225,7 +262,7 @@ class DamerModel(nn.Module):
         window_mask = shift_in(state["window.mask"], filled, dim=-1)
         count = torch.clamp(state["window.count"] + 1, max=self.config.window_tokens)
         new_state["window.mask"], new_state["window.count"] = window_mask, count
-        frames = {"mel": mel_frames, "cochleagram": coch_frames}
+        frames = {"mel": mel_frames, "cochleagram": coch_frames, "musicnn": musicnn_frames}
         tokens = {}
         view_va, view_logits = {}, {}
         for view in self.views:
@@ -237,13 +274,12 @@ class DamerModel(nn.Module):
         if self.fusion is None:
             x = tokens[self.views[0]]
         else:
-            mel_token, coch_token = tokens["mel"], tokens["cochleagram"]
             if len(self.dsaf) > 0:
                 fusion_mask = shift_in(state["fusion.mask"], filled, dim=-1)
                 new_state["fusion.mask"] = fusion_mask
                 for block in self.dsaf:
-                    mel_token, coch_token = block.step(mel_token, coch_token, fusion_mask, state, new_state)
-            x = self.fusion(mel_token, coch_token)
+                    tokens = block.step(tokens, fusion_mask, state, new_state)
+            x = self.fusion([tokens[view] for view in self.views])
         for layer in self.temporal:
             x = layer.step(x, window_mask, state, new_state)
         va, logits = self.head(x)

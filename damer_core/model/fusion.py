@@ -1,8 +1,11 @@
-"""Fusion of the Mel and cochleagram token streams.
+"""Fusion of the views' token streams (Mel, cochleagram and, when present, the pretrained musicnn view).
 
-DSAF (dual stream attention fusion): Mel tokens attend to cochleagram tokens and cochleagram tokens attend
-to Mel tokens, causal and windowed, each followed by a feed-forward layer; then a learned gate mixes the two
-streams token by token. :class:`ConcatFusion` is the ablation without DSAF.
+DSAF (dual stream attention fusion) is bidirectional cross-attention: every view's tokens attend to every
+other view's tokens, causal and windowed. With two views that is the paper's pair of directions (Mel from
+cochleagram, cochleagram from Mel); with three, each view has two such attentions (one per other view),
+whose outputs are added to its residual stream, so every pair of views is fused in both directions. Each
+stream then has its own feed-forward layer, and a learned gate mixes the streams token by token.
+:class:`ConcatFusion` is the ablation without DSAF.
 """
 
 from __future__ import annotations
@@ -13,92 +16,101 @@ from torch import nn
 from damer_core.model.attention import WindowedAttention
 from damer_core.model.layers import FeedForward
 
+SHORT_NAMES = {"mel": "mel", "cochleagram": "coch", "musicnn": "musicnn"}
+
+
+def directions(views: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Ordered ``(query view, context view)`` pairs of distinct views, in view order."""
+    return [(query, context) for query in views for context in views if query != context]
+
 
 class DSAFBlock(nn.Module):
-    """One bidirectional cross-attention block: ``(mel (B,N,d), coch (B,N,d)) -> (mel, coch)``.
+    """One bidirectional cross-attention block over ``V >= 2`` token streams ``{view: (B, N, d)}``.
 
-    ``mel += attn(norm(mel) -> norm(coch))``, ``coch += attn(norm(coch) -> norm(mel))`` (both from the
-    block's inputs), then a pre-norm feed-forward layer on each stream.
+    ``x_a += sum over b != a of attn_{a<-b}(norm_a(x_a) -> norm_b(x_b))`` (all from the block's inputs),
+    then a pre-norm feed-forward layer on each stream. Attention ``a <- b`` is named ``"<a>_from_<b>"``
+    with the short view names of :data:`SHORT_NAMES` (``mel_from_coch``, ``coch_from_mel``, ...).
 
-    Streaming state: key/value caches of each direction, ``f"{name}.mel_from_coch.keys"`` etc.
+    Streaming state: key/value caches of each direction, ``f"{name}.{direction}.keys"`` and ``.values``.
     """
 
-    def __init__(self, name: str, d_model: int, n_heads: int, window: int, ffn_mult: int, dropout: float) -> None:
+    def __init__(
+        self, name: str, views: tuple[str, ...], d_model: int, n_heads: int, window: int, ffn_mult: int, dropout: float
+    ) -> None:
         super().__init__()
-        self.norm_mel = nn.LayerNorm(d_model)
-        self.norm_coch = nn.LayerNorm(d_model)
-        self.mel_from_coch = WindowedAttention(d_model, n_heads, window, dropout)
-        self.coch_from_mel = WindowedAttention(d_model, n_heads, window, dropout)
-        self.ff_mel = FeedForward(d_model, ffn_mult, dropout)
-        self.ff_coch = FeedForward(d_model, ffn_mult, dropout)
+        self.views = views
+        self.directions = {f"{SHORT_NAMES[a]}_from_{SHORT_NAMES[b]}": (a, b) for a, b in directions(views)}
+        self.norms = nn.ModuleDict({view: nn.LayerNorm(d_model) for view in views})
+        self.attention = nn.ModuleDict(
+            {direction: WindowedAttention(d_model, n_heads, window, dropout) for direction in self.directions}
+        )
+        self.feed_forward = nn.ModuleDict({view: FeedForward(d_model, ffn_mult, dropout) for view in views})
         self.dropout = nn.Dropout(dropout)
-        self.cache_names = {
-            direction: (f"{name}.{direction}.keys", f"{name}.{direction}.values")
-            for direction in ("mel_from_coch", "coch_from_mel")
-        }
+        self.cache_names = {direction: (f"{name}.{direction}.keys", f"{name}.{direction}.values") for direction in self.directions}
 
-    def forward(self, mel: torch.Tensor, coch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Offline over ``(B, N, d)`` token streams."""
-        mel_in, coch_in = self.norm_mel(mel), self.norm_coch(coch)
-        mel = mel + self.dropout(self.mel_from_coch(mel_in, coch_in))
-        coch = coch + self.dropout(self.coch_from_mel(coch_in, mel_in))
-        return mel + self.dropout(self.ff_mel(mel)), coch + self.dropout(self.ff_coch(coch))
+    def forward(self, tokens: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Offline over ``(B, N, d)`` token streams, one per view."""
+        normed = {view: self.norms[view](tokens[view]) for view in self.views}
+        mixed = dict(tokens)
+        for direction, (query, context) in self.directions.items():
+            mixed[query] = mixed[query] + self.dropout(self.attention[direction](normed[query], normed[context]))
+        return {view: x + self.dropout(self.feed_forward[view](x)) for view, x in mixed.items()}
 
     def init_state(self, batch: int, device: torch.device, dtype: torch.dtype) -> dict[str, torch.Tensor]:
-        """Empty key/value caches of both directions."""
+        """Empty key/value caches of every direction."""
         state = {}
         for direction, names in self.cache_names.items():
-            attention = getattr(self, direction)
             for name in names:
-                state[name] = attention.init_cache(batch, device, dtype)
+                state[name] = self.attention[direction].init_cache(batch, device, dtype)
         return state
 
     def step(
         self,
-        mel: torch.Tensor,
-        coch: torch.Tensor,
+        tokens: dict[str, torch.Tensor],
         mask: torch.Tensor,
         state: dict[str, torch.Tensor],
         new_state: dict[str, torch.Tensor],
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> dict[str, torch.Tensor]:
         """One token of each stream ``(B, 1, d)``; ``mask`` ``(B, 1, 1, window)`` as in
         :meth:`WindowedAttention.step`. Writes the updated caches to ``new_state``."""
-        mel_in, coch_in = self.norm_mel(mel), self.norm_coch(coch)
-        keys, values = self.cache_names["mel_from_coch"]
-        mixed, new_state[keys], new_state[values] = self.mel_from_coch.step(
-            mel_in, coch_in, state[keys], state[values], mask
-        )
-        mel = mel + mixed
-        keys, values = self.cache_names["coch_from_mel"]
-        mixed, new_state[keys], new_state[values] = self.coch_from_mel.step(
-            coch_in, mel_in, state[keys], state[values], mask
-        )
-        coch = coch + mixed
-        return mel + self.ff_mel(mel), coch + self.ff_coch(coch)
+        normed = {view: self.norms[view](tokens[view]) for view in self.views}
+        mixed = dict(tokens)
+        for direction, (query, context) in self.directions.items():
+            keys, values = self.cache_names[direction]
+            out, new_state[keys], new_state[values] = self.attention[direction].step(
+                normed[query], normed[context], state[keys], state[values], mask
+            )
+            mixed[query] = mixed[query] + out
+        return {view: x + self.feed_forward[view](x) for view, x in mixed.items()}
 
 
 class GatedFusion(nn.Module):
-    """``out(g * mel + (1 - g) * coch)`` with ``g = sigmoid(gate([mel; coch]))`` per channel and token.
+    """``out(sum_v g_v * x_v)`` with per-channel, per-token weights ``g = softmax_v([gate([x_1; ...; x_V]); 0])``
+    (the last view's logit is fixed at 0). With two views this is ``g * x_1 + (1 - g) * x_2``,
+    ``g = sigmoid(gate([x_1; x_2]))``.
 
-    Shapes: ``(B, N, d), (B, N, d) -> (B, N, d)``. Stateless, so the same call serves streaming.
+    Shapes: ``V`` tensors ``(B, N, d)`` -> ``(B, N, d)``. Stateless, so the same call serves streaming.
     """
 
-    def __init__(self, d_model: int) -> None:
+    def __init__(self, d_model: int, n_views: int) -> None:
         super().__init__()
-        self.gate = nn.Linear(2 * d_model, d_model)
+        self.n_views = n_views
+        self.gate = nn.Linear(n_views * d_model, (n_views - 1) * d_model)
         self.out = nn.Linear(d_model, d_model)
 
-    def forward(self, mel: torch.Tensor, coch: torch.Tensor) -> torch.Tensor:
-        gate = torch.sigmoid(self.gate(torch.cat((mel, coch), dim=-1)))
-        return self.out(torch.lerp(coch, mel, gate))
+    def forward(self, streams: list[torch.Tensor]) -> torch.Tensor:
+        stacked = torch.stack(streams, dim=-2)  # (B, N, V, d)
+        logits = self.gate(stacked.flatten(-2)).unflatten(-1, (self.n_views - 1, -1))
+        logits = torch.cat((logits, torch.zeros_like(logits[..., :1, :])), dim=-2)
+        return self.out((torch.softmax(logits, dim=-2) * stacked).sum(dim=-2))
 
 
 class ConcatFusion(nn.Module):
-    """``Linear([mel; coch])``: the fusion without cross-attention or gate. ``(B,N,d),(B,N,d) -> (B,N,d)``."""
+    """``Linear([x_1; ...; x_V])``: the fusion without cross-attention or gate. ``V x (B,N,d) -> (B,N,d)``."""
 
-    def __init__(self, d_model: int) -> None:
+    def __init__(self, d_model: int, n_views: int) -> None:
         super().__init__()
-        self.out = nn.Linear(2 * d_model, d_model)
+        self.out = nn.Linear(n_views * d_model, d_model)
 
-    def forward(self, mel: torch.Tensor, coch: torch.Tensor) -> torch.Tensor:
-        return self.out(torch.cat((mel, coch), dim=-1))
+    def forward(self, streams: list[torch.Tensor]) -> torch.Tensor:
+        return self.out(torch.cat(streams, dim=-1))

@@ -8,22 +8,25 @@ import numpy as np
 import torch
 
 from damer_core.errors import AudioError
-from damer_core.model.export import trace_step
+from damer_core.model.export import step_inputs, trace_step
 from damer_core.model.output import DamerOutput, concat_outputs, empty_output
 
 if TYPE_CHECKING:
     from damer_core.model.damer import DamerModel
 
-_PENDING_KEYS = ("stream.pending_mel", "stream.pending_coch")
+_PENDING_KEYS = {"mel": "stream.pending_mel", "cochleagram": "stream.pending_coch", "musicnn": "stream.pending_musicnn"}
 
 
 class StreamingDamer:
     """Holds the streaming state of a :class:`DamerModel` for ``batch`` parallel streams.
 
-    ``push(mel, coch)`` takes the frames completed since the last call (``(k, n_mels)``/``(k, n_channels)``
-    for one stream or ``(B, k, ...)``, numpy arrays or tensors, any ``k >= 0``), keeps frames that do not yet
-    fill a token, and returns a :class:`DamerOutput` for the tokens completed (``N`` may be 0). Outputs are
-    the offline forward pass's outputs for the same tokens. Runs under ``torch.inference_mode``.
+    ``push(mel, coch, musicnn)`` takes the frames completed since the last call (``(k, n_mels)``,
+    ``(k, n_channels)`` and, for a model that reads the musicnn view, ``(k, size)``, for one stream, or
+    ``(B, k, ...)``; numpy arrays or tensors, any ``k >= 0``; a view the model does not read is ignored),
+    keeps frames that do not yet fill a token, and returns a :class:`DamerOutput` for the tokens completed
+    (``N`` may be 0). Outputs are the offline forward pass's outputs for the same tokens. Runs under
+    ``torch.inference_mode``. ``push(*front_end.push(block))`` passes every view of
+    :class:`~damer_core.features.frontend.FrontEnd`.
 
     ``tokens`` counts the tokens output since the start (token ``n`` ends at
     ``model.token_end_seconds(n)``). ``reset()`` starts a new stream; ``get_state()``/``set_state()`` snapshot
@@ -54,32 +57,38 @@ class StreamingDamer:
         with torch.inference_mode():
             self._state = self.model.init_state(self.batch, self.device, self.dtype)
         self._pending = {
-            view: torch.zeros(self.batch, 0, n, device=self.device, dtype=self.dtype)
-            for view, n in self.model.n_bins.items()
+            view: torch.zeros(self.batch, 0, self.model.n_bins[view], device=self.device, dtype=self.dtype)
+            for view in self.model.views
         }
         self.tokens = 0
 
-    def push(self, mel: np.ndarray | torch.Tensor, coch: np.ndarray | torch.Tensor) -> DamerOutput:
-        """Add new frames of both views (same count ``k``); returns the outputs of the tokens completed.
+    def push(
+        self,
+        mel: np.ndarray | torch.Tensor,
+        coch: np.ndarray | torch.Tensor,
+        musicnn: np.ndarray | torch.Tensor | None = None,
+    ) -> DamerOutput:
+        """Add new frames of the views (same count ``k``); returns the outputs of the tokens completed.
 
         Raises:
-            AudioError: wrong shapes, different frame counts, or non-finite values.
+            AudioError: wrong shapes, different frame counts, non-finite values, or no musicnn frames for a
+                model that reads them.
         """
-        frames = {"mel": self._as_frames("mel", mel), "cochleagram": self._as_frames("cochleagram", coch)}
-        if frames["mel"].shape[1] != frames["cochleagram"].shape[1]:
-            raise AudioError(
-                f"mel and cochleagram frame counts differ: {frames['mel'].shape[1]} != {frames['cochleagram'].shape[1]}"
-            )
+        given = {"mel": mel, "cochleagram": coch, "musicnn": musicnn}
+        frames = {view: self._as_frames(view, given[view]) for view in self.model.views}
+        counts = [str(x.shape[1]) for x in frames.values()]
+        if len(set(counts)) > 1:
+            raise AudioError(f"{', '.join(frames)} frame counts differ: {' != '.join(counts)}")
         for view, x in frames.items():
             if self._pending[view].shape[1] > 0:
                 frames[view] = torch.cat((self._pending[view], x), dim=1)
         per_token = self.model.frames_per_token
-        n_tokens = frames["mel"].shape[1] // per_token
+        n_tokens = frames[self.model.views[0]].shape[1] // per_token
         outputs = []
         with torch.inference_mode():
             for n in range(n_tokens):
                 window = slice(n * per_token, (n + 1) * per_token)
-                output, self._state = self._step(frames["mel"][:, window], frames["cochleagram"][:, window])
+                output, self._state = self._step({view: x[:, window] for view, x in frames.items()})
                 outputs.append(output)
         self._pending = {view: x[:, n_tokens * per_token :] for view, x in frames.items()}
         self.tokens += n_tokens
@@ -87,14 +96,18 @@ class StreamingDamer:
             return empty_output(self.batch, self.model.config.embed_dim, self.model.views, self.device, self.dtype)
         return concat_outputs(outputs)
 
-    def _step(self, mel: torch.Tensor, coch: torch.Tensor) -> tuple[DamerOutput, dict[str, torch.Tensor]]:
+    def _step(self, frames: dict[str, torch.Tensor]) -> tuple[DamerOutput, dict[str, torch.Tensor]]:
+        mel, coch, musicnn = (frames.get(view) for view in ("mel", "cochleagram", "musicnn"))
         if self._traced is None:
-            return self.model.step(mel, coch, self._state)
-        va, logits, embedding, view_va, view_logits, state = self._traced(mel, coch, self._state)
+            return self.model.step(mel, coch, self._state, musicnn)
+        inputs = step_inputs(self.model, mel, coch, musicnn, self._state)
+        va, logits, embedding, view_va, view_logits, state = self._traced(*inputs)
         return DamerOutput(va, logits, embedding, view_va, view_logits), state
 
-    def _as_frames(self, view: str, x: np.ndarray | torch.Tensor) -> torch.Tensor:
+    def _as_frames(self, view: str, x: np.ndarray | torch.Tensor | None) -> torch.Tensor:
         n_bins = self.model.n_bins[view]
+        if x is None:
+            raise AudioError(f"{view} frames: this model reads the {view} view, but none were given")
         tensor = torch.from_numpy(np.asarray(x)) if isinstance(x, np.ndarray) else x
         if not isinstance(tensor, torch.Tensor):
             raise AudioError(f"{view} frames: expected a numpy array or tensor, got {type(x).__name__}")
@@ -114,8 +127,8 @@ class StreamingDamer:
     def get_state(self) -> dict[str, torch.Tensor]:
         """Snapshot (copies) of the model state, the pending frames and the token count."""
         snapshot = {key: value.clone() for key, value in self._state.items()}
-        for key, view in zip(_PENDING_KEYS, ("mel", "cochleagram")):
-            snapshot[key] = self._pending[view].clone()
+        for view, pending in self._pending.items():
+            snapshot[_PENDING_KEYS[view]] = pending.clone()
         snapshot["stream.tokens"] = torch.tensor(self.tokens)
         return snapshot
 
@@ -126,7 +139,8 @@ class StreamingDamer:
             ValueError: keys or shapes do not match this model's state.
         """
         expected = self.model.init_state(self.batch, self.device, self.dtype)
-        wanted = set(expected) | set(_PENDING_KEYS) | {"stream.tokens"}
+        pending_keys = {view: _PENDING_KEYS[view] for view in self.model.views}
+        wanted = set(expected) | set(pending_keys.values()) | {"stream.tokens"}
         if set(snapshot) != wanted:
             raise ValueError(f"stream state: keys differ from this model's ({sorted(set(snapshot) ^ wanted)[:3]} ...)")
         for key, value in expected.items():
@@ -136,7 +150,6 @@ class StreamingDamer:
                 )
         self._state = {key: snapshot[key].to(device=self.device, dtype=self.dtype).clone() for key in expected}
         self._pending = {
-            view: snapshot[key].to(device=self.device, dtype=self.dtype).clone()
-            for key, view in zip(_PENDING_KEYS, ("mel", "cochleagram"))
+            view: snapshot[key].to(device=self.device, dtype=self.dtype).clone() for view, key in pending_keys.items()
         }
         self.tokens = int(snapshot["stream.tokens"])

@@ -2,11 +2,17 @@
 
 With no arguments it listens to the default input device; when there is none (no sound card, or no
 PortAudio library) it plays the bundled demo clip in real time instead and says so.
+
+Exit status: 0 when the input ended or a stop was asked for (Ctrl-C, SIGTERM, ``--duration``); 1 when the
+sound card went away mid-stream (unplugged, stalled, its sound server ended: the summary says which, so a
+supervisor can restart the show), or the ``--log`` file could not be written (disk full: the stream went
+on without it); 2 for a bad setting, model, file or device at start-up.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 from pathlib import Path
@@ -102,9 +108,11 @@ def run(args: argparse.Namespace) -> int:
         open_source,
         set_threads,
     )
+    from streamer.log_out import LineLog
     from streamer.meter import TerminalMeter
     from streamer.osc import OscEmitter
     from streamer.signals import stop_on_signals
+    from streamer.sources.live import LiveSource
 
     if args.duration is not None and not args.duration > 0:
         raise ConfigError(f"--duration: must be > 0 seconds, got {args.duration}")
@@ -135,10 +143,27 @@ def run(args: argparse.Namespace) -> int:
     engine = build_engine(bundle, source, emitters, settings.engine.smoothing_s, settings.engine.max_lag_s, args.duration)
     with stop_on_signals(threading.Event()) as stop:
         summary = engine.run(stop)
+    if source.lost is not None:
+        summary.stopped_by = f"input lost: {source.lost}"
     for line in summary.lines():
         print(line)
     for emitter in osc:
         errors = ", ".join(f"{target}: {count}" for target, count in emitter.send_errors.items())
         hint = " (refused sends mean nothing was listening at that port)" if emitter.total_send_errors else ""
         print(f"OSC bundles sent: {emitter.sent}; send errors: {errors}{hint}")
-    return 0
+    failed_logs = [e for e in emitters if isinstance(e, LineLog) and e.error is not None]
+    for log in failed_logs:
+        print(
+            f"damer stream: log {settings.log.path}: writing failed ({log.error.strerror or log.error}), the log "
+            "is incomplete; the stream went on without it",
+            file=sys.stderr,
+        )
+    if source.lost is not None:
+        print(f"damer stream: input lost: {source.lost}", file=sys.stderr)
+        if isinstance(source, LiveSource) and source.stuck:
+            # The outputs are closed; PortAudio's exit handler would wait forever on the hung device.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(1)
+        return 1
+    return 1 if failed_logs else 0

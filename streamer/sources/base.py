@@ -37,6 +37,8 @@ class Source(Protocol):
         description: one line for the terminal, e.g. ``"file song.ogg (44100 Hz, 2 ch -> mono), realtime"``.
         realtime: True when samples arrive at the pace of the audio (live input, or a file paced in real time).
         device_overflows: input overflows reported by the sound card driver (0 for threaded sources).
+        lost: why the input ended by itself before its natural end (a sound card unplugged or stalled
+            mid-stream), or None (always None for files and pipes, whose end is their natural end).
     """
 
     ring: RingBuffer
@@ -44,6 +46,7 @@ class Source(Protocol):
     description: str
     realtime: bool
     device_overflows: int
+    lost: str | None
 
     def start(self) -> None:
         """Start producing samples."""
@@ -85,6 +88,7 @@ class ThreadedSource:
     """
 
     device_overflows = 0
+    lost = None
 
     def __init__(
         self,

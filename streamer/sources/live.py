@@ -5,6 +5,12 @@ layer below it, converts); otherwise at the device's default rate, and the engin
 callback does nothing but downmix into a preallocated scratch array and copy into the ring buffer; it
 never allocates array memory, never blocks and never raises.
 
+A sound card can go away mid-stream (unplugged, its driver or sound server gone): PortAudio then ends the
+stream, or the callbacks simply stop coming. Either way :attr:`LiveSource.finished` becomes true (after
+:data:`STALL_TIMEOUT_S` without a sample, for a stall) and :attr:`LiveSource.lost` says what happened, so
+the engine ends with its summary instead of waiting forever. A stalled stream may not even close
+(:attr:`LiveSource.stuck`).
+
 Latency: ``latency`` is passed to PortAudio as the suggested input latency, in seconds (or ``"low"`` /
 ``"high"`` for the device's defaults). It bounds how long samples wait in the driver before the callback
 sees them, and so adds directly to the sound-to-OSC latency.
@@ -12,6 +18,8 @@ sees them, and so adds directly to the sound-to-OSC latency.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -19,6 +27,11 @@ import numpy as np
 from damer_core.errors import DeviceError
 from streamer.ring import RingBuffer
 from streamer.sources.devices import InputDevice, import_sounddevice
+
+
+STALL_TIMEOUT_S = 2.0
+"""A started stream that delivers no sample for this long is taken as lost (a sound card delivers samples,
+zeros included, all the time; PortAudio's blocks are at most a fraction of a second)."""
 
 
 class LiveSource:
@@ -78,6 +91,14 @@ class LiveSource:
             f"live input {device.describe()} at {self.sample_rate} Hz, {mix}, latency {1000 * self.latency:.1f} ms"
         )
         self._started = False
+        self._stopping = False
+        self.lost: str | None = None
+        """Why the stream ended without :meth:`stop` (device gone, or stalled), or None."""
+        self.stuck = False
+        """True when :meth:`stop` could not release a lost device (its driver hangs); PortAudio's clean-up at
+        interpreter exit would hang on it too, so the process should end without it."""
+        self._seen_arrived = 0
+        self._seen_at = 0.0
 
     def _pick_rate(self, target_rate: int) -> int:
         try:
@@ -104,17 +125,45 @@ class LiveSource:
             self._stream.start()
         except self._sd.PortAudioError as exc:
             raise DeviceError(f"cannot start input device {self.device.describe()}: {exc}") from None
+        self._seen_at = time.monotonic()
         self._started = True
 
     def stop(self) -> None:
+        self._stopping = True
+        if self.lost is None:
+            self._close_stream()
+        else:
+            # PortAudio's stop waits for its audio thread, which a stalled sound server can hold forever:
+            # close from another thread and give up after a while rather than hang.
+            closer = threading.Thread(target=self._close_stream, name="close input device", daemon=True)
+            closer.start()
+            closer.join(STALL_TIMEOUT_S)
+            self.stuck = closer.is_alive()
+        self.ring.wake()
+
+    def _close_stream(self) -> None:
         if not self._stream.closed:
             self._stream.stop()
             self._stream.close()
-        self.ring.wake()
 
     @property
     def finished(self) -> bool:
-        return self._started and (self._stream.closed or not self._stream.active)
+        """True once the stream has ended: stopped, ended by PortAudio, or stalled (see :attr:`lost`)."""
+        if not self._started:
+            return False
+        arrived = self.ring.total_written + self.ring.overrun_samples  # dropped samples arrived too
+        now = time.monotonic()
+        if arrived != self._seen_arrived:
+            self._seen_arrived, self._seen_at = arrived, now
+        elif now - self._seen_at > STALL_TIMEOUT_S and self.lost is None and not self._stopping:
+            self.lost = f"no audio from input device {self.device.describe()} for {STALL_TIMEOUT_S:.0f} s (stalled or gone)"
+        ended = self._stream.closed or not self._stream.active
+        if ended and self.lost is None and not self._stopping:
+            self.lost = (
+                f"input device {self.device.describe()} stopped delivering audio "
+                "(unplugged, or its driver or sound server ended)"
+            )
+        return self.lost is not None or ended
 
     def check(self) -> None:
         """A live stream has no deferred errors: PortAudio failures surface at open/start."""

@@ -46,9 +46,9 @@ def offline_reference(bundle: Bundle, audio: np.ndarray, rate: int) -> dict[str,
     if rate != bundle.spec.sample_rate:
         tensor = torch.from_numpy(audio.astype(np.float64))
         audio = torchaudio.functional.resample(tensor, rate, bundle.spec.sample_rate).numpy().astype(np.float32)
-    mel, coch = frontend_offline(audio, bundle.spec)
+    views = frontend_offline(audio, bundle.spec)
     with torch.inference_mode():
-        output = bundle.model(torch.from_numpy(mel)[None], torch.from_numpy(coch)[None])
+        output = bundle.model(*(torch.from_numpy(view)[None] for view in views))
     n = output.va.shape[1]
     times = np.array([bundle.model.token_end_seconds(i) for i in range(n)])
     return {"time": times, "va": output.va[0].numpy(), "p_high": torch.sigmoid(output.logits[0]).numpy()}

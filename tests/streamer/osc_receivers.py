@@ -84,39 +84,49 @@ _OSCDUMP_LINE = re.compile(r"^(?P<sec>[0-9a-f]{8})\.(?P<frac>[0-9a-f]{8}) (?P<ad
 
 
 class OscDump:
-    """liblo's ``oscdump`` in a subprocess, line-buffered; its lines are parsed as they come."""
+    """liblo's ``oscdump`` in a subprocess, line-buffered; its lines are parsed as they come.
 
-    def __init__(self) -> None:
-        self.port = free_udp_port()
+    Args:
+        port: the UDP port to listen on (a free one by default; a fixed one to restart a receiver).
+
+    Attributes:
+        arrivals: ``(time.monotonic(), line)`` of every line read, probes included.
+        listening_at: ``time.monotonic()`` when the first probe came back (oscdump was listening).
+    """
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = free_udp_port() if port is None else port
         self.target = f"127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             ["oscdump", "-L", str(self.port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
         )
         self.lines: queue.Queue[str] = queue.Queue()
+        self.arrivals: list[tuple[float, str]] = []
+        self.listening_at = 0.0
         threading.Thread(target=self._read, daemon=True).start()
         self._wait_until_listening()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
+            self.arrivals.append((time.monotonic(), line.rstrip("\n")))
             self.lines.put(line.rstrip("\n"))
 
     def _wait_until_listening(self) -> None:
         """Send a probe message until oscdump prints it (it prints nothing when it starts)."""
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             probe = osc_types.write_string("/probe") + osc_types.write_string(",")
-            for _ in range(100):
+            for _ in range(200):
                 sock.sendto(probe, ("127.0.0.1", self.port))
-                try:
-                    line = self.lines.get(timeout=0.1)
-                except queue.Empty:
-                    continue
-                if "/probe" in line:
+                time.sleep(0.05)
+                heard = [t for t, text in list(self.arrivals) if "/probe" in text]
+                if heard:
+                    self.listening_at = heard[0]
                     break
             else:
                 raise RuntimeError("oscdump did not start listening")
         time.sleep(0.1)
-        while not self.lines.empty():  # later probes
+        while not self.lines.empty():  # later probes (and anything else before them)
             self.lines.get_nowait()
 
     def take(self, n: int, timeout: float = 10.0) -> list[tuple[float, str, str, list[float]]]:

@@ -162,13 +162,13 @@ def _stream_reference(bundle: Bundle, segments: list[tuple[np.ndarray, float]]) 
     times, va, p_high = [], [], []
     pending = 0
     for audio, start in segments:
-        mel, coch = frontend_offline(audio, spec)
-        output = model.push(mel, coch)
+        views = frontend_offline(audio, spec)
+        output = model.push(*views)
         n = output.va.shape[1]
         for m in range(n):
             frame = (m + 1) * bundle.model.frames_per_token - 1 - pending
             times.append(start + (frame * spec.hop + spec.win_length) / spec.sample_rate)
-        pending = (pending + mel.shape[0]) % bundle.model.frames_per_token
+        pending = (pending + views.mel.shape[0]) % bundle.model.frames_per_token
         va.append(output.va[0].numpy())
         p_high.append(torch.sigmoid(output.logits[0]).numpy())
     return {"time": np.array(times), "va": np.concatenate(va), "p_high": np.concatenate(p_high)}

@@ -12,6 +12,7 @@ from damer_core.errors import ConfigError
 from streamer.atomic import atomic_path
 from streamer.log_out import open_log
 from streamer.meter import TerminalMeter
+from streamer.recorder import Recorder
 from streamer.stats import DurationStats
 from streamer.update import Update
 
@@ -65,3 +66,21 @@ def test_log_needs_a_known_suffix(tmp_path: Path) -> None:
         open_log(tmp_path / "log.txt")
     with pytest.raises(ConfigError, match="cannot create"):
         open_log(tmp_path / "missing-dir" / "log.csv")
+
+
+def test_recorder_keeps_every_row_across_its_blocks() -> None:
+    recorder = Recorder()
+    assert recorder.table()["time"].shape == (0,)
+    update = Update()
+    n = 20000  # more than two preallocated blocks
+    for i in range(n):
+        update.time, update.valence, update.arousal = 0.01 * i, np.sin(i), np.cos(i)
+        update.p_high_valence, update.p_high_arousal = i / n, 1 - i / n
+        recorder.emit(update)
+    table = recorder.table()
+    i = np.arange(n)
+    np.testing.assert_array_equal(table["time"], 0.01 * i)
+    np.testing.assert_array_equal(table["valence"], np.sin(i))
+    np.testing.assert_array_equal(table["arousal"], np.cos(i))
+    np.testing.assert_array_equal(table["p_high_valence"], i / n)
+    np.testing.assert_array_equal(table["p_high_arousal"], 1 - i / n)

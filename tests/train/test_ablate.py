@@ -9,11 +9,11 @@ import pytest
 import yaml
 
 from damer_core.cli import main
-from damer_core.config import to_mapping
+from damer_core.config import from_mapping, to_mapping
 from damer_core.errors import ConfigError
-from train.ablate import VARIANTS, run_ablation, variant_recipe
+from train.ablate import VARIANTS, applicable_variants, run_ablation, variant_recipe
 from train.loop import TrainResult
-from train.recipe import load_recipe
+from train.recipe import TrainRecipe, load_recipe
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 TINY = Path(__file__).resolve().parents[2] / "configs" / "train" / "tiny.yaml"
@@ -32,7 +32,7 @@ def differences(a: dict, b: dict, prefix: str = "") -> list[str]:
 def test_each_variant_changes_one_setting() -> None:
     recipe = load_recipe(TINY)
     base = to_mapping(recipe)
-    changed = {name: differences(base, to_mapping(variant_recipe(recipe, name))) for name in VARIANTS}
+    changed = {name: differences(base, to_mapping(variant_recipe(recipe, name))) for name in applicable_variants(recipe)}
     assert changed == {
         "full": [],
         "no_dsaf": ["model.fusion"],
@@ -42,6 +42,20 @@ def test_each_variant_changes_one_setting() -> None:
         "cochleagram_only": ["model.views"],
     }
     assert variant_recipe(recipe, "cochleagram_only").model.views == ("cochleagram",)
+
+
+def test_musicnn_variants_apply_to_a_recipe_with_the_musicnn_view_and_distillation() -> None:
+    mapping = to_mapping(load_recipe(TINY))
+    mapping["features"]["musicnn"] = {"variant": "aligned"}
+    mapping["model"]["views"] = ["mel", "cochleagram", "musicnn"]
+    mapping["distill"]["enabled"] = True
+    recipe = from_mapping(TrainRecipe, mapping)
+    assert applicable_variants(recipe)[-3:] == ("no_distill", "no_musicnn_view", "musicnn_only")
+    base = to_mapping(recipe)
+    changed = {name: differences(base, to_mapping(variant_recipe(recipe, name))) for name in VARIANTS}
+    assert changed["no_distill"] == ["distill.enabled"]
+    assert changed["no_musicnn_view"] == changed["musicnn_only"] == ["model.views"]
+    assert variant_recipe(recipe, "musicnn_only").model.views == ("musicnn",)
 
 
 def test_study_tabulates_each_variant(tmp_path: Path) -> None:
@@ -64,13 +78,14 @@ def test_study_tabulates_each_variant(tmp_path: Path) -> None:
         True,
         False,
     ]
+    assert {row["split"] for row in rows} == {"validation"}
     assert [(row["variant"], row["V acc"], row["A f1"], row["Q acc 5s"], row["Q acc 10s"]) for row in rows] == [
         ("full", pytest.approx(0.6), None, 0.3, None),
         ("no_pcl", pytest.approx(0.7), None, 0.3, None),
     ]
     table = (tmp_path / "ablation.md").read_text().splitlines()
-    assert table[0].startswith("| variant | V acc | A acc | Q acc |") and table[2].startswith(
-        "| full | 0.600 | 0.900 | 0.450 |"
+    assert table[0].startswith("| variant | split | V acc | A acc | Q acc |") and table[2].startswith(
+        "| full | validation | 0.600 | 0.900 | 0.450 |"
     )
     assert "n/a" in table[2]
     assert json.loads((tmp_path / "ablation.json").read_text())[1]["variant"] == "no_pcl"
@@ -83,8 +98,10 @@ def test_ablate_command_trains_the_variants(tiny_run_dir: Path, capsys: pytest.C
     data["optim"].update(steps=3, warmup_steps=1)
     data.update(eval_every=3, checkpoint_every=3)
     Path("short.yaml").write_text(yaml.safe_dump(data))
-    assert main(["ablate", "short.yaml", "--out", "study", "--only", "no_dsaf", "mel_only", "--no-progress"]) == 0
+    argv = ["ablate", "short.yaml", "--out", "study", "--only", "no_dsaf", "mel_only", "--steps", "2", "--no-progress"]
+    assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "| no_dsaf |" in printed and "| mel_only |" in printed
     assert load_recipe("study/mel_only/recipe.yaml").model.views == ("mel",)
+    assert load_recipe("study/no_dsaf/recipe.yaml").optim.steps == 2
     assert Path("study/no_dsaf/model.safetensors").is_file() and Path("study/ablation.md").is_file()

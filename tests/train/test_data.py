@@ -146,6 +146,7 @@ def read_corpus_from(clips: list[Clip], recipe: TrainRecipe):
         [Pool("x", 1.0, np.arange(len(clips)))],
         [],
         np.zeros(0, dtype=np.int64),
+        np.zeros(0, dtype=np.int64),
         store,
         recipe.data.sources,
     )
@@ -154,17 +155,17 @@ def read_corpus_from(clips: list[Clip], recipe: TrainRecipe):
 def test_input_stats_are_the_moments_of_all_training_frames(tiny_run_dir: Path) -> None:
     corpus = prepared_corpus(load_recipe("recipe.yaml"))
     indices = corpus.training_indices()
-    mel_mean, mel_std, coch_mean, coch_std = input_stats(corpus.store, indices, 0, 0)
+    stats = input_stats(corpus.store, indices, 0, 0)
+    assert set(stats) == {"mel", "cochleagram"}
+    (mel_mean, mel_std), (coch_mean, coch_std) = stats["mel"], stats["cochleagram"]
     mel = np.concatenate([corpus.store.features(int(i)).mel for i in indices]).astype(np.float64)
     coch = np.concatenate([corpus.store.features(int(i)).coch for i in indices]).astype(np.float64)
     np.testing.assert_allclose(mel_mean, mel.mean(axis=0), rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(mel_std, mel.std(axis=0), rtol=1e-6)
     np.testing.assert_allclose(coch_mean, coch.mean(axis=0), rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(coch_std, coch.std(axis=0), rtol=1e-6)
-    sampled = input_stats(corpus.store, indices, 3, 0)
-    assert not np.allclose(sampled[0], mel_mean) and np.array_equal(
-        sampled[0], input_stats(corpus.store, indices, 3, 0)[0]
-    )
+    sampled = input_stats(corpus.store, indices, 3, 0)["mel"][0]
+    assert not np.allclose(sampled, mel_mean) and np.array_equal(sampled, input_stats(corpus.store, indices, 3, 0)["mel"][0])
 
 
 def test_crop_length_is_whole_tokens() -> None:

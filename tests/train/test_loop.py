@@ -57,7 +57,8 @@ def test_tiny_run_lowers_the_loss_and_writes_a_bundle_the_engine_loads(tiny_run_
     corpus.store.prepare(range(len(corpus.clips)))
     torch.manual_seed(recipe.seed)
     initial = DamerModel(recipe.model, recipe.features)
-    initial.set_input_stats(*input_stats(corpus.store, corpus.training_indices(), 0, recipe.seed))
+    stats = input_stats(corpus.store, corpus.training_indices(), 0, recipe.seed)
+    initial.set_input_stats(*stats["mel"], *stats["cochleagram"])
     length = crop_frames(recipe.features, recipe.optim.crop_seconds, recipe.model.frames_per_token)
     batch = StepBatches(corpus, 123, 1, 8, 0, length, recipe.model.frames_per_token)[0]["labelled"]
     bundle = load_bundle(result.bundle, device="cpu")
@@ -84,6 +85,7 @@ def test_tiny_run_lowers_the_loss_and_writes_a_bundle_the_engine_loads(tiny_run_
         "fusion": "dsaf",
         "pcl": True,
         "saml": True,
+        "musicnn_distillation": False,
     }
     assert card["training"]["steps"] == 24 and card["training"]["processes"] == 1
     assert card["recipe"] == to_mapping(recipe) and "code_version" in card and "created" in card

@@ -21,7 +21,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--only",
         nargs="+",
         metavar="VARIANT",
-        help="variants to run (default all: full, no_dsaf, no_pcl, no_saml, mel_only, cochleagram_only)",
+        help="variants to run (default: full, no_dsaf, no_pcl, no_saml, mel_only, cochleagram_only, and for a "
+        "recipe with the musicnn view and distillation no_distill, no_musicnn_view, musicnn_only)",
+    )
+    parser.add_argument(
+        "--steps", type=int, metavar="N", help="train every variant for N steps instead of the recipe's (a shorter study)"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(run=run)
@@ -29,9 +33,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the study and print its table."""
-    from train.ablate import VARIANTS, format_markdown, run_ablation
-    from train.recipe import load_recipe
+    from damer_core.config import from_mapping, to_mapping
+    from train.ablate import applicable_variants, format_markdown, run_ablation
+    from train.recipe import TrainRecipe, load_recipe
 
-    rows = run_ablation(load_recipe(args.recipe), args.out, args.only or tuple(VARIANTS), progress=not args.no_progress)
+    recipe = load_recipe(args.recipe)
+    if args.steps is not None:
+        mapping = to_mapping(recipe)
+        mapping["optim"].update(steps=args.steps, epochs=None)
+        recipe = from_mapping(TrainRecipe, mapping, where="--steps")
+    rows = run_ablation(recipe, args.out, args.only or applicable_variants(recipe), progress=not args.no_progress)
     print(format_markdown(rows))
     return 0

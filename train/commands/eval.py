@@ -1,7 +1,7 @@
 """``damer eval BUNDLE --data RECIPE_OR_DATASET --json PATH``: clip-level metrics of a model bundle.
 
-``--data`` is either a training recipe (YAML; its validation split is scored, or every clip with
-``--split all``) or a dataset: a folder in one of the readers' formats (recognised by its files; ``--kind``
+``--data`` is either a training recipe (YAML; its validation split is scored, its test split with
+``--split test``, or every clip with ``--split all``) or a dataset: a folder in one of the readers' formats (recognised by its files; ``--kind``
 to name the reader) or a ``labels.csv`` table in the project's own format. Every clip is scored by
 :func:`train.evaluate.evaluate_clips`: the model over the whole clip, per-token outputs averaged; also from
 the first 5 s and 10 s only.
@@ -63,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", metavar="PATH", help="write the metrics here (strict JSON)")
     parser.add_argument("--kind", help="reader of a dataset folder (default: recognised from its files)")
     parser.add_argument(
-        "--split", choices=("validation", "all"), default="validation", help="with a recipe: which clips"
+        "--split", choices=("validation", "test", "all"), default="validation", help="with a recipe: which clips"
     )
     parser.add_argument("--cache", metavar="DIR", help=f"feature cache (default: the recipe's, else {DEFAULT_CACHE})")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="compute device")
@@ -90,9 +90,10 @@ def run(args: argparse.Namespace) -> int:
     if data.suffix.lower() in (".yaml", ".yml"):
         recipe = load_recipe(data)
         corpus = read_corpus(recipe, bundle.spec)
-        indices = list(corpus.validation) if args.split == "validation" else list(range(len(corpus.clips)))
+        splits = {"validation": corpus.validation, "test": corpus.test}
+        indices = list(splits[args.split]) if args.split in splits else list(range(len(corpus.clips)))
         if not indices:
-            raise ConfigError(f"{data}: the recipe has no validation split (data.validation.source); use --split all")
+            raise ConfigError(f"{data}: the recipe has no {args.split} split (data.{args.split}.source); use --split all")
         clips = [corpus.clips[i] for i in indices]
         cache_dir = args.cache or recipe.cache_dir
     else:

@@ -24,19 +24,24 @@ from train.metrics import quadrant_of
 
 @dataclass(frozen=True, eq=False)
 class ClipFeatures:
-    """Precomputed dual-view features of one clip, frame-aligned.
+    """Precomputed features of one clip, frame-aligned.
 
     Attributes:
         mel: log-Mel frames, shape ``(n_frames, n_mels)``, float32.
         coch: log cochleagram frames, shape ``(n_frames, n_channels)``, float32.
+        musicnn: the pretrained musicnn view, shape ``(n_frames, size)``, float32; ``None`` when the
+            feature spec has no musicnn view.
     """
 
     mel: np.ndarray
     coch: np.ndarray
+    musicnn: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.mel.ndim != 2 or self.coch.ndim != 2 or self.mel.shape[0] != self.coch.shape[0]:
             raise ValueError(f"mel {self.mel.shape} and coch {self.coch.shape} must be (n_frames, bins), equal n_frames")
+        if self.musicnn is not None and (self.musicnn.ndim != 2 or self.musicnn.shape[0] != self.mel.shape[0]):
+            raise ValueError(f"musicnn {self.musicnn.shape} must be (n_frames, size) with n_frames {self.mel.shape[0]}")
 
     @property
     def n_frames(self) -> int:

@@ -11,7 +11,8 @@ from damer_core.errors import AudioError, BundleError, ConfigError
 from damer_core.features.cochleagram import cochleagram
 from damer_core.features.frontend import FrontEnd, frontend_offline
 from damer_core.features.mel import log_mel
-from damer_core.spec import CochleagramSpec, FeatureSpec, MelSpec
+from damer_core.features.musicnn_view import musicnn_view_offline
+from damer_core.spec import CochleagramSpec, FeatureSpec, MelSpec, MusicnnViewSpec
 
 # Absolute error of the natural log = relative error of the power.
 TOLERANCE = {np.float32: 1e-5, np.float64: 1e-12}
@@ -26,7 +27,8 @@ def push_in_blocks(front_end: FrontEnd, audio: np.ndarray, sizes: list[int]) -> 
     bounds = np.append(bounds[bounds < audio.size], audio.size)
     mels, cochs = [], []
     for start, stop in zip(bounds[:-1], bounds[1:]):
-        mel, coch = front_end.push(audio[start:stop])
+        mel, coch, musicnn = front_end.push(audio[start:stop])
+        assert musicnn.shape == (mel.shape[0], 0)
         assert mel.shape[0] == coch.shape[0]
         mels.append(mel)
         cochs.append(coch)
@@ -66,7 +68,7 @@ def test_frames_are_emitted_when_their_last_sample_arrives(music):
 
 def test_offline_front_end_equals_each_view(music):
     spec = FeatureSpec()
-    mel, coch = frontend_offline(music, spec)
+    mel, coch, _ = frontend_offline(music, spec)
     np.testing.assert_array_equal(mel, log_mel(music, spec))
     np.testing.assert_array_equal(coch, cochleagram(music, spec))
 
@@ -76,11 +78,11 @@ def test_snapshot_restore_replays_identically(music):
     front_end = FrontEnd(spec)
     front_end.push(music[:5000])
     snapshot = front_end.get_state()
-    mel, coch = front_end.push(music[5000:11111])
+    mel, coch, _ = front_end.push(music[5000:11111])
     front_end.push(music[11111:])  # the snapshot is a copy: later pushes leave it alone
     restored = FrontEnd(spec)
     restored.set_state(snapshot)
-    again_mel, again_coch = restored.push(music[5000:11111])
+    again_mel, again_coch, _ = restored.push(music[5000:11111])
     np.testing.assert_array_equal(again_mel, mel)
     np.testing.assert_array_equal(again_coch, coch)
     assert restored.frames_emitted == spec.n_frames(11111)
@@ -92,7 +94,7 @@ def test_reset_starts_a_new_stream(music, rng):
     front_end.push(rng.standard_normal(7777))
     front_end.reset()
     assert front_end.frames_emitted == 0
-    mel, coch = front_end.push(music)
+    mel, coch, _ = front_end.push(music)
     np.testing.assert_allclose(mel, log_mel(music, spec), rtol=0, atol=1e-5)
     np.testing.assert_array_equal(coch, cochleagram(music, spec))
 
@@ -102,7 +104,7 @@ def test_empty_block_gives_no_frames_and_changes_nothing(music):
     front_end = FrontEnd(spec)
     front_end.push(music[:3000])
     before = front_end.get_state()
-    mel, coch = front_end.push(np.zeros(0, dtype=np.float32))
+    mel, coch, _ = front_end.push(np.zeros(0, dtype=np.float32))
     assert mel.shape == (0, spec.mel.n_mels) and coch.shape == (0, spec.cochleagram.n_channels)
     after = front_end.get_state()
     assert before.keys() == after.keys()
@@ -133,10 +135,10 @@ def test_float64_blocks_are_accepted_by_a_float32_front_end(music):
 def test_bad_blocks_raise_audio_error_and_leave_the_state_alone(block, message, music):
     spec = FeatureSpec()
     front_end = FrontEnd(spec)
-    first_mel, first_coch = front_end.push(music[:3000])
+    first_mel, first_coch, _ = front_end.push(music[:3000])
     with pytest.raises(AudioError, match=message):
         front_end.push(block)
-    mel, coch = front_end.push(music[3000:])
+    mel, coch, _ = front_end.push(music[3000:])
     mel, coch = np.concatenate([first_mel, mel]), np.concatenate([first_coch, coch])
     np.testing.assert_allclose(mel, log_mel(music, spec), rtol=0, atol=1e-5)
     np.testing.assert_array_equal(coch, cochleagram(music, spec))
@@ -154,3 +156,38 @@ def test_precomputed_feature_spec_is_refused():
 def test_spec_the_sample_rate_cannot_serve_is_refused_when_built():
     with pytest.raises(ConfigError, match=r"cochleagram\.f_max: must be < 8000\.0 Hz"):
         FeatureSpec(sample_rate=16000)
+
+
+@pytest.mark.parametrize("kind", [1, 257, "random"])
+def test_three_views_stream_like_offline_and_like_each_view_alone(kind, music, rng):
+    spec = FeatureSpec(musicnn=MusicnnViewSpec(pool_frames=62))
+    audio = music[:9000] if kind == 1 else music
+    offline = frontend_offline(audio, spec)
+    streamed = FrontEnd(spec)
+    parts = [streamed.push(audio[a:b]) for a, b in _bounds(block_sizes(kind, audio.size, rng), audio.size)]
+    n = spec.n_frames(audio.size)
+    for index, expected in enumerate((log_mel(audio, spec), cochleagram(audio, spec), musicnn_view_offline(audio, spec))):
+        joined = np.concatenate([part[index] for part in parts])
+        assert joined.shape == offline[index].shape == expected.shape and expected.shape[0] == n
+        np.testing.assert_allclose(joined, offline[index], rtol=0, atol=1e-5 * max(1.0, np.abs(expected).max()))
+        np.testing.assert_allclose(offline[index], expected, rtol=0, atol=1e-5 * max(1.0, np.abs(expected).max()))
+    assert offline.musicnn.shape == (n, 200)
+
+
+def _bounds(sizes: list[int], n: int) -> list[tuple[int, int]]:
+    edges = np.cumsum([0, *sizes])
+    edges = np.append(edges[edges < n], n)
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def test_three_view_state_snapshot_includes_the_musicnn_view(music):
+    spec = FeatureSpec(musicnn=MusicnnViewSpec(pool_frames=62))
+    front_end = FrontEnd(spec)
+    front_end.push(music[:7000])
+    snapshot = front_end.get_state()
+    assert any(key.startswith("musicnn.network.") for key in snapshot)
+    later = front_end.push(music[7000:])
+    front_end.set_state(snapshot)
+    again = front_end.push(music[7000:])
+    for a, b in zip(later, again):
+        np.testing.assert_array_equal(a, b)

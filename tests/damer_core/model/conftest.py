@@ -39,12 +39,19 @@ def randomise(model: DamerModel, seed: int) -> DamerModel:
             fan_in = parameter.shape[-1] if parameter.ndim > 1 else 4
             noise = torch.randn(parameter.shape, generator=generator) / fan_in**0.5
             parameter.copy_(parameter + noise if parameter.ndim > 1 else 1.0 + noise)
-        n_mels, n_coch = model.n_bins["mel"], model.n_bins["cochleagram"]
+        n_mels, n_coch, n_musicnn = (model.n_bins[view] for view in ("mel", "cochleagram", "musicnn"))
+        musicnn_stats = {}
+        if n_musicnn:
+            musicnn_stats = {
+                "musicnn_mean": torch.randn(n_musicnn, generator=generator),
+                "musicnn_std": 0.5 + torch.rand(n_musicnn, generator=generator),
+            }
         model.set_input_stats(
             -5 + torch.randn(n_mels, generator=generator),
             1.5 + torch.rand(n_mels, generator=generator),
             -8 + torch.randn(n_coch, generator=generator),
             2 + torch.rand(n_coch, generator=generator),
+            **musicnn_stats,
         )
     return model
 
@@ -66,12 +73,16 @@ def spec() -> FeatureSpec:
 
 @pytest.fixture
 def make_model(spec: FeatureSpec) -> Callable[..., DamerModel]:
-    """``make_model(seed=0, config=SMALL, **config_overrides)``: an eval-mode randomised model."""
+    default_spec = spec
+    """``make_model(seed=0, config=SMALL, spec=None, **config_overrides)``: an eval-mode randomised model
+    (for the default spec unless another is given)."""
 
-    def make(seed: int = 0, config: ModelConfig = SMALL, **overrides: object) -> DamerModel:
+    def make(
+        seed: int = 0, config: ModelConfig = SMALL, spec: FeatureSpec | None = None, **overrides: object
+    ) -> DamerModel:
         torch.manual_seed(seed)
         config = dataclasses.replace(config, **overrides)
-        return randomise(DamerModel(config, spec), seed).eval()
+        return randomise(DamerModel(config, spec or default_spec), seed).eval()
 
     return make
 

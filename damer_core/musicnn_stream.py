@@ -1,0 +1,244 @@
+"""MSD_musicnn run incrementally: one new column of its convolutions per new log-Mel frame, then the
+back-end over the columns of the last few seconds.
+
+musicnn is convolutional in time up to its back-end, which pools (max and mean) over the frames of a patch.
+A stream therefore never needs to re-run a whole 3 s patch: each new musicnn frame adds one column to each
+convolution (a cache of the last inputs stands in for the patch, cached-conv style), and the back-end pools
+the last ``pool_frames`` columns. The original pads every convolution with zeros on both sides ("same"
+padding), which looks into the future; two causal forms are offered:
+
+* ``"causal"``: every convolution reads only the frames up to now (its zero padding all moved to the
+  past). Nothing is delayed, but each branch sees the music shifted by its own look-ahead (timbral 3 frames,
+  temporal 64, 32 and 16, each mid-end layer 3) compared with training.
+* ``"aligned"``: every column is exactly the original's column for the same frame (as if the whole stream
+  were one patch), computed as soon as its look-ahead has arrived: the branches are delayed to the largest
+  look-ahead (64 frames) and the mid-end adds 3 frames per layer, so the newest column is :attr:`lag`
+  = 73 frames (1.17 s) old. Before the first column exists the pooled features are zero.
+
+Both forms start from zero padding before the first frame, like the original at a patch's start. Within
+the stream no patch boundary exists: the convolutions read the real frames on either side, where the
+original would pad each 3 s patch with zeros.
+
+Shapes: one stream (no batch axis); frames ``(k, 96)`` at 62.5 frames/s, outputs ``(k, ...)``, one per
+frame pushed. State: an explicit dict of tensors (:meth:`CausalMusicnn.init_state`); offline over a whole
+signal is the same call with a fresh state.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+from damer_core.musicnn import FEATURE_CHANNELS, MIDEND_KERNEL, N_MELS, Musicnn
+
+MusicnnVariant = Literal["causal", "aligned"]
+MusicnnEmbedding = Literal["penultimate", "taggram"]
+EMBEDDING_SIZES: dict[str, int] = {"penultimate": 200, "taggram": 50}
+VARIANTS: tuple[str, ...] = ("causal", "aligned")
+_CHUNK = 256  # frames per internal step of a long push, to bound memory
+
+State = dict[str, torch.Tensor]
+
+
+def _lookahead(kernel: int) -> int:
+    """Frames after the current one that a "same"-padded convolution reads (the extra zero goes after)."""
+    return kernel // 2
+
+
+class _DelayLine:
+    """A fixed delay of a stream of columns: state ``(length, channels)`` (zeros at first), time first."""
+
+    def __init__(self, name: str, channels: int, length: int) -> None:
+        self.name, self.channels, self.length = name, channels, length
+
+    def init(self) -> torch.Tensor:
+        return torch.zeros(self.length, self.channels)
+
+    def push(self, columns: torch.Tensor, state: State, new_state: State) -> torch.Tensor:
+        """``columns (k, channels)`` in, the same number of columns ``length`` frames older out."""
+        if self.length == 0:
+            new_state[self.name] = state[self.name]
+            return columns
+        joined = torch.cat((state[self.name], columns))
+        new_state[self.name] = joined[joined.shape[0] - self.length :]
+        return joined[: columns.shape[0]]
+
+
+class _ConvColumns(nn.Module):
+    """One musicnn convolution (+ ReLU, batch-norm and, for the front-end, max over frequency) as a matrix
+    product over the last ``kernel`` inputs of each new column: what the original computes, without padding.
+
+    Buffers: ``weight`` ``(kernel * width, filters)``, ``bias``, ``scale``, ``shift`` ``(filters,)`` (the
+    moving batch-norm folded into a scale and a shift).
+    """
+
+    def __init__(self, conv: nn.Conv1d | nn.Conv2d, norm: nn.BatchNorm1d | nn.BatchNorm2d) -> None:
+        super().__init__()
+        weight = conv.weight.detach()
+        self.kernel = conv.kernel_size[0]
+        self.frequency_kernel = conv.kernel_size[1] if weight.ndim == 4 else None
+        filters = weight.shape[0]
+        if weight.ndim == 4:  # (filters, 1, kernel, bands) over (time, frequency): rows (dt, df)
+            matrix = weight[:, 0].reshape(filters, -1)
+        else:  # (filters, channels, kernel) over time: rows (channel, dt)
+            matrix = weight.reshape(filters, -1)
+        scale = norm.weight.detach() / torch.sqrt(norm.running_var + norm.eps)
+        self.register_buffer("weight", matrix.t().contiguous(), persistent=False)
+        self.register_buffer("bias", conv.bias.detach().clone(), persistent=False)
+        self.register_buffer("scale", scale, persistent=False)
+        self.register_buffer("shift", norm.bias.detach() - norm.running_mean * scale, persistent=False)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """``inputs (kernel - 1 + k, width)`` (time first) -> ``(k, filters)``."""
+        windows = inputs.unfold(0, self.kernel, 1)  # (k, width, kernel)
+        if self.frequency_kernel is None:
+            out = windows.reshape(windows.shape[0], -1) @ self.weight
+            return torch.relu(out + self.bias) * self.scale + self.shift
+        patches = windows.unfold(1, self.frequency_kernel, 1)  # (k, positions, kernel, bands)
+        k, positions = patches.shape[:2]
+        out = patches.reshape(k * positions, -1) @ self.weight
+        out = torch.relu(out + self.bias) * self.scale + self.shift
+        return out.view(k, positions, -1).amax(dim=1)
+
+
+class CausalMusicnn(nn.Module):
+    """A loaded :class:`~damer_core.musicnn.Musicnn` run column by column (see the module docstring).
+
+    Args:
+        network: the musicnn weights (frozen, eval mode).
+        variant: ``"causal"`` or ``"aligned"``.
+        pool_frames: columns pooled by the back-end (187 = 3 s, the patch musicnn was trained on).
+        embedding: what :meth:`embed` returns per frame: ``"penultimate"`` (200-d) or ``"taggram"`` (50 tag
+            probabilities).
+
+    ``forward(mel (k, 96), state) -> (max_pool (k, 753), mean_pool (k, 753), new_state)``: the features of the
+    back-end pooled over the last ``pool_frames`` columns, one row per frame pushed.
+    """
+
+    def __init__(
+        self,
+        network: Musicnn,
+        variant: MusicnnVariant = "causal",
+        pool_frames: int = 187,
+        embedding: MusicnnEmbedding = "penultimate",
+    ) -> None:
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ValueError(f"variant: must be one of {VARIANTS}, got {variant!r}")
+        if embedding not in EMBEDDING_SIZES:
+            raise ValueError(f"embedding: must be one of {tuple(EMBEDDING_SIZES)}, got {embedding!r}")
+        if pool_frames < 1:
+            raise ValueError(f"pool_frames: must be >= 1, got {pool_frames}")
+        self.network = network.eval().requires_grad_(False)
+        self.variant = variant
+        self.pool_frames = pool_frames
+        self.embedding = embedding
+        input_norm = network.input_norm
+        input_scale = input_norm.weight / torch.sqrt(input_norm.running_var + input_norm.eps)
+        self.register_buffer("input_scale", input_scale.detach(), persistent=False)
+        self.register_buffer("input_shift", (input_norm.bias - input_norm.running_mean * input_scale).detach(), persistent=False)
+        self.branches = nn.ModuleList(_ConvColumns(b.conv, b.norm) for b in (*network.timbral, *network.temporal))
+        self.midend = nn.ModuleList(_ConvColumns(layer.conv, layer.norm) for layer in network.midend)
+        self.history = max(branch.kernel for branch in self.branches) - 1
+        aligned = variant == "aligned"
+        front_lag = max(_lookahead(branch.kernel) for branch in self.branches)
+        mid_lag = _lookahead(MIDEND_KERNEL)
+        n_mid = len(self.midend)
+        self.branch_delays = [
+            _DelayLine(f"branch{i}.delay", branch.weight.shape[1], front_lag - _lookahead(branch.kernel) if aligned else 0)
+            for i, branch in enumerate(self.branches)
+        ]
+        widths = [sum(branch.weight.shape[1] for branch in self.branches)] + [layer.weight.shape[1] for layer in self.midend]
+        self.residual_delays = [_DelayLine(f"mid{i}.residual", widths[i], mid_lag if aligned else 0) for i in range(n_mid)]
+        self.concat_delays = [
+            _DelayLine(f"concat{j}.delay", width, mid_lag * (n_mid - j) if aligned else 0) for j, width in enumerate(widths)
+        ]
+        # Lag (frames) of the columns entering each mid-end layer; in the aligned variant, columns of negative
+        # original time must enter as the original's zero padding.
+        self.midend_input_lags = [front_lag + i * mid_lag if aligned else 0 for i in range(n_mid)]
+        self.lag = front_lag + n_mid * mid_lag if aligned else 0
+        self.widths = widths
+
+    @property
+    def embedding_size(self) -> int:
+        """Width of :meth:`embed`'s output."""
+        return EMBEDDING_SIZES[self.embedding]
+
+    def init_state(self) -> State:
+        """Zero caches, time first: the input history (``"input"``, normalised frames), the mid-end input
+        histories, the delay lines of the aligned variant, the last ``pool_frames - 1`` columns (``"pool"``)
+        and the count of columns produced so far (``"columns"``)."""
+        state: State = {"input": torch.zeros(self.history, N_MELS), "columns": torch.zeros((), dtype=torch.int64)}
+        for i in range(len(self.midend)):
+            state[f"mid{i}.input"] = torch.zeros(MIDEND_KERNEL - 1, self.widths[i])
+        for line in (*self.branch_delays, *self.residual_delays, *self.concat_delays):
+            state[line.name] = line.init()
+        state["pool"] = torch.zeros(self.pool_frames - 1, FEATURE_CHANNELS)
+        return state
+
+    @torch.no_grad()
+    def forward(self, mel: torch.Tensor, state: State) -> tuple[torch.Tensor, torch.Tensor, State]:
+        if mel.ndim != 2 or mel.shape[1] != N_MELS:
+            raise ValueError(f"musicnn frames: expected shape (frames, {N_MELS}), got {tuple(mel.shape)}")
+        mel = mel.to(torch.float32)
+        pooled_max, pooled_mean = [], []
+        for start in range(0, mel.shape[0], _CHUNK):
+            max_pool, mean_pool, state = self._chunk(mel[start : start + _CHUNK], state)
+            pooled_max.append(max_pool)
+            pooled_mean.append(mean_pool)
+        if not pooled_max:
+            empty = torch.zeros(0, FEATURE_CHANNELS)
+            return empty, empty.clone(), dict(state)
+        return torch.cat(pooled_max), torch.cat(pooled_mean), state
+
+    def _chunk(self, mel: torch.Tensor, state: State) -> tuple[torch.Tensor, torch.Tensor, State]:
+        new_state: State = {}
+        k = mel.shape[0]
+        history = torch.cat((state["input"], mel * self.input_scale + self.input_shift))
+        new_state["input"] = history[k:]
+        outputs = []
+        for branch, line in zip(self.branches, self.branch_delays, strict=True):
+            column = branch(history[history.shape[0] - (branch.kernel - 1 + k) :])
+            outputs.append(line.push(column, state, new_state))
+        layers = [torch.cat(outputs, dim=1)]
+        columns = int(state["columns"])
+        for i, layer in enumerate(self.midend):
+            current = layers[-1]
+            first_valid = self.midend_input_lags[i] - columns
+            if first_valid > 0:  # columns of negative original time enter as zero padding
+                current = current.clone()
+                current[:first_valid] = 0.0
+            inputs = torch.cat((state[f"mid{i}.input"], current))
+            new_state[f"mid{i}.input"] = inputs[k:]
+            out = layer(inputs)
+            residual = self.residual_delays[i].push(layers[-1], state, new_state)
+            layers.append(out if i == 0 else out + residual)
+        features = torch.cat([line.push(x, state, new_state) for line, x in zip(self.concat_delays, layers, strict=True)], dim=1)
+        max_pool, mean_pool = self._pool(features, columns, state, new_state)
+        return max_pool, mean_pool, new_state
+
+    def _pool(self, features: torch.Tensor, columns: int, state: State, new_state: State) -> tuple[torch.Tensor, torch.Tensor]:
+        """Max and mean over the valid columns among the last ``pool_frames`` of each new column."""
+        k, window = features.shape[0], self.pool_frames
+        new_state["columns"] = state["columns"] + k
+        joined = torch.cat((state["pool"], features))
+        new_state["pool"] = joined[joined.shape[0] - (window - 1) :]
+        first_valid = self.lag - (columns - (window - 1))  # rows of ``joined`` before this are not columns yet
+        if first_valid <= 0:
+            windows = joined.unfold(0, window, 1)
+            return windows.amax(dim=2), windows.sum(dim=2) / window
+        valid = (torch.arange(joined.shape[0]) >= first_valid).unsqueeze(1)
+        windows_max = joined.masked_fill(~valid, -torch.inf).unfold(0, window, 1)
+        windows_sum = joined.masked_fill(~valid, 0.0).unfold(0, window, 1)
+        counts = valid[:, 0].to(features.dtype).unfold(0, window, 1).sum(dim=1, keepdim=True)
+        max_pool = torch.where(counts > 0, windows_max.amax(dim=2), 0.0)
+        mean_pool = windows_sum.sum(dim=2) / counts.clamp_min(1.0)
+        return max_pool, mean_pool
+
+    @torch.no_grad()
+    def embed(self, max_pool: torch.Tensor, mean_pool: torch.Tensor) -> torch.Tensor:
+        """The configured embedding of pooled features: ``(k, 753), (k, 753) -> (k, embedding_size)``."""
+        penultimate, logits = self.network.back_end(max_pool, mean_pool)
+        return penultimate if self.embedding == "penultimate" else torch.sigmoid(logits)

@@ -1,0 +1,106 @@
+"""``damer analyze`` stopped part-way by SIGINT, SIGTERM, two Ctrl-C or SIGKILL: the finished files' results
+are kept and correct, the file in progress leaves nothing under a final name, ``summary.json`` lists what
+was finished, and a polite stop says so on one line."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from damer_core.bundle import load_bundle
+from tests.robustness.conftest import assert_outputs_whole, damer_command, final_names, read_csv
+from tests.robustness.corpus import RATE, good_audio
+from tests.streamer.conftest import music_signal, offline_reference
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory, bundle_path: Path) -> dict[str, Path]:
+    """A short good file, a long one (about three seconds of work) and another short one."""
+    folder = tmp_path_factory.mktemp("interrupts")
+    paths = {"first": folder / "first.wav", "long": folder / "long.wav", "last": folder / "last.wav"}
+    soundfile.write(str(paths["first"]), good_audio(), RATE, subtype="FLOAT")
+    soundfile.write(str(paths["long"]), music_signal(120.0, RATE, seed=31), RATE, subtype="FLOAT")
+    soundfile.write(str(paths["last"]), good_audio(), RATE, subtype="FLOAT")
+    return paths
+
+
+def start(inputs: dict[str, Path], out: Path, bundle_path: Path) -> subprocess.Popen:
+    files = [str(inputs[key]) for key in ("first", "long", "last")]
+    command = damer_command("analyze", *files, "--out", str(out), "--model", str(bundle_path))
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(path: Path, process: subprocess.Popen, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.005)
+
+
+def assert_first_file_correct(out: Path, bundle_path: Path) -> None:
+    summary = assert_outputs_whole(out, "first")
+    table = read_csv(out / "first.csv")
+    reference = offline_reference(load_bundle(bundle_path, "cpu"), good_audio(), RATE)
+    assert summary["updates"] == reference["time"].size
+    np.testing.assert_allclose(table["valence"], reference["va"][:, 0], rtol=0, atol=5e-5)
+
+
+@pytest.mark.parametrize("signals", [[signal.SIGINT], [signal.SIGTERM], [signal.SIGINT, signal.SIGINT]], ids=["SIGINT", "SIGTERM", "Ctrl-C twice"])
+def test_polite_stop_mid_file_keeps_the_finished_results(signals: list[int], inputs, bundle_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    process = start(inputs, out, bundle_path)
+    wait_for(out / "first.csv", process)
+    wait_for(out / "summary.json", process)
+    time.sleep(0.3)  # well into the long file
+    for signum in signals:
+        process.send_signal(signum)
+        time.sleep(0.05)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr + stdout
+    lines = stderr.splitlines()
+    assert re.match(r"^\[1/3\] .*first\.wav: \d+ updates", lines[0])
+    if len(signals) == 1:
+        assert lines[1] == f"[2/3] FAILED {inputs['long']}: interrupted"
+        assert lines[2].startswith("interrupted after 2 of 3 file(s); summary:")
+        assert len(lines) == 3
+        run = json.loads((out / "summary.json").read_text())
+        assert run["complete"] is False
+        assert [(f["status"], f.get("reason")) for f in run["files"]] == [("ok", None), ("failed", f"{inputs['long']}: interrupted")]
+    else:  # the second Ctrl-C interrupts at once
+        assert lines[-1] == "damer analyze: interrupted"
+        run = json.loads((out / "summary.json").read_text())
+        assert [f["status"] for f in run["files"]] == ["ok"]
+    assert final_names(out) == {"first.csv", "first.json", "first.png", "summary.json"}
+    assert list(out.glob(".*")) == []  # no temporary file left behind either
+    assert_first_file_correct(out, bundle_path)
+
+
+@pytest.mark.parametrize("delay", [0.3, 1.2])
+def test_sigkill_mid_file_leaves_no_partial_file_under_a_final_name(delay: float, inputs, bundle_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    process = start(inputs, out, bundle_path)
+    wait_for(out / "first.csv", process)
+    wait_for(out / "summary.json", process)
+    time.sleep(delay)
+    assert process.poll() is None, "the long file finished before the kill"
+    process.kill()
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert final_names(out) == {"first.csv", "first.json", "first.png", "summary.json"}
+    run = json.loads((out / "summary.json").read_text())
+    assert run["complete"] is False and [f["file"] for f in run["files"]] == [str(inputs["first"])]
+    assert_first_file_correct(out, bundle_path)
+    # What the kill left of the long file are hidden temporary files only.
+    assert all(re.match(r"^\.long\.(csv|json|png)\.\w+\.tmp$", p.name) for p in out.glob(".*"))
