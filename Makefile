@@ -41,7 +41,10 @@ default-model: setup-dev deb-train
 	$(BIN)/python -m train.fetch_music --out data/music
 	test -f data/synth/labels.csv || $(BIN)/damer synth --out data/synth --n 1200 --seed 1 --soundfont $(SOUNDFONTS) \
 	    --ensembles $(TRAIN_ENSEMBLES)
-	test -f data/synth_test/labels.csv || $(BIN)/damer synth --out data/synth_test --n 160 --seed 2 --soundfont $(SOUNDFONTS)
+	test -f data/synth_test_seed/labels.csv || $(BIN)/damer synth --out data/synth_test_seed --n 120 --seed 2 \
+	    --soundfont $(SOUNDFONTS) --ensembles $(TRAIN_ENSEMBLES)
+	test -f data/synth_test_instruments/labels.csv || $(BIN)/damer synth --out data/synth_test_instruments --n 60 \
+	    --seed 3 --soundfont $(SOUNDFONTS) --ensembles choir mallets
 	$(BIN)/damer train configs/train/default.yaml --out runs/default
 	cp runs/default/model.safetensors damer_core/models/default.safetensors
 

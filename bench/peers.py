@@ -16,8 +16,8 @@ loading the model, and throughput is the audio duration of all files over the wa
 
 Labels (``--labels CSV``): the 4Q annotations ``Song,Quadrant`` (matched to files by stem) or a table
 ``file,valence,arousal`` with values in [-1, 1] (matched by the stem of ``file``); unmatched files are timed
-but not scored. ``--holdout-from-bundle`` scores the held-out validation clips recorded in the bundle's
-card instead (the recipe's validation source, split again by group with the recipe's fraction and seed;
+but not scored. ``--holdout-from-bundle`` scores the held-out clips recorded in the bundle's card instead (its
+recipe's test split, else its validation split: the source split again by group as training did;
 relative paths are taken from the current directory, as in training: run it from the repository root), so
 that the model is never scored on clips it trained on. Scores: accuracy and ROC AUC (on the continuous
 values) per dimension and 4-quadrant accuracy (:mod:`train.metrics`), and the systems' agreement (Spearman
@@ -55,7 +55,8 @@ from damer_core.bundle import default_bundle_path, load_bundle
 from damer_core.cli import main as damer_main
 from damer_core.config import from_mapping
 from damer_core.errors import AudioError, BundleError, DamerError
-from train.datasets import group_split, read_dataset
+from train.data import split_source
+from train.datasets import read_dataset
 from train.datasets.four_q import QUADRANT_SIGNS
 from train.datasets.tables import SIGNED_UNIT, parse_label, read_csv
 from train.errors import DatasetError
@@ -133,36 +134,37 @@ def _add_label(
 
 
 def holdout_from_card(card: dict[str, Any], where: str) -> tuple[list[Path], np.ndarray]:
-    """The held-out validation clips of a trained bundle and their targets ``(n, 2)`` [valence, arousal].
+    """The held-out clips of a trained bundle and their targets ``(n, 2)`` [valence, arousal]: its recipe's
+    test split, or its validation split when it has no test split.
 
-    The card's recipe names the validation source, its fraction and seed; the source is read again and split
-    with :func:`train.datasets.group_split` exactly as training did, and the count is checked against the
-    card's record of validation clips.
+    The card's recipe names the split's source, fraction and seed; the source is read again and split with
+    :func:`train.data.split_source` exactly as training did, and the count is checked against the card's
+    record of that split's clips.
 
     Raises:
-        BundleError: the card records no recipe, no validation source, or a different number of clips.
+        BundleError: the card records no recipe, no held-out split, or a different number of clips.
         ConfigError, DatasetError: the recorded source cannot be read as it was.
     """
     recipe = card.get("recipe")
     if not isinstance(recipe, dict) or "data" not in recipe:
         raise BundleError(f"{where}: the model card records no training recipe: pass PATHS and --labels instead")
     data = from_mapping(DataConfig, recipe["data"], where=f"{where}: model card recipe.data")
-    name = data.validation.source
+    split = "test" if data.test.source is not None else "validation"
+    name = getattr(data, split).source
     if name is None:
-        raise BundleError(f"{where}: the model was trained without a validation split: pass PATHS and --labels instead")
+        raise BundleError(f"{where}: the model was trained without a held-out split: pass PATHS and --labels instead")
     source = next(s for s in data.sources if s.name == name)
     clips = read_dataset(source.kind, source.resolved_path(), **source.options)
-    fraction = data.validation.fraction
-    held_out = clips if fraction >= 1.0 else group_split(clips, fraction, data.validation.seed)[1]
-    recorded = [row.get("validation_clips") for row in card.get("data", []) if row.get("name") == name]
+    held_out = split_source(source, clips, data)[1].get(split, [])
+    recorded = [row.get(f"{split}_clips") for row in card.get("data", []) if row.get("name") == name]
     if recorded and recorded[0] != len(held_out):
         raise BundleError(
-            f"{where}: the card records {recorded[0]} validation clips of {name!r} but {source.resolved_path()} "
+            f"{where}: the card records {recorded[0]} {split} clips of {name!r} but {source.resolved_path()} "
             f"now gives {len(held_out)}: the data changed since training"
         )
     missing = [clip.track_id for clip in held_out if clip.audio_path is None]
     if missing:
-        raise BundleError(f"{where}: validation source {name!r} has no audio files (e.g. {missing[0]}): it cannot be analysed")
+        raise BundleError(f"{where}: {split} source {name!r} has no audio files (e.g. {missing[0]}): it cannot be analysed")
     return [clip.audio_path for clip in held_out], np.array([(c.valence, c.arousal) for c in held_out], dtype=np.float64)
 
 
@@ -367,7 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("paths", nargs="*", metavar="PATH", help="sound files or folders of them")
     parser.add_argument("--labels", metavar="CSV", help="4Q annotations (Song,Quadrant) or file,valence,arousal in [-1, 1]")
     parser.add_argument(
-        "--holdout-from-bundle", action="store_true", help="analyse and score the held-out validation clips named by the bundle's card"
+        "--holdout-from-bundle", action="store_true", help="analyse and score the held-out (test, else validation) clips named by the bundle's card"
     )
     parser.add_argument("--model", metavar="BUNDLE", help="damer model bundle (default: the shipped default model)")
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads of each system (default 1)")
@@ -386,7 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise BundleError(f"{bundle}: no such model bundle (the default model is not trained yet? pass --model BUNDLE)")
         if args.holdout_from_bundle:
             files, target_va = holdout_from_card(load_bundle(bundle, "cpu").card, str(bundle))
-            labels = f"held-out validation clips of {bundle.name}"
+            labels = f"held-out clips of {bundle.name}"
         else:
             files = find_audio(args.paths)
             target_va = read_labels(args.labels, files) if args.labels else None

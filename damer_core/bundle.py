@@ -23,7 +23,7 @@ import json
 import os
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,8 @@ from damer_core.config import from_mapping, to_mapping
 from damer_core.errors import BundleError, ConfigError
 from damer_core.model import DamerModel, ModelConfig
 from damer_core.model.device import place_model
+from damer_core.model.export import trace_step
+from damer_core.model.streaming import StreamingDamer
 from damer_core.spec import FeatureSpec
 
 FORMAT = "damer-bundle"
@@ -59,6 +61,18 @@ class Bundle:
     model_config: ModelConfig
     card: dict[str, Any]
     path: Path
+    _step_traces: dict[int, torch.jit.ScriptModule] = field(default_factory=dict, repr=False, compare=False)
+
+    def streaming(self, batch: int = 1) -> StreamingDamer:
+        """A fresh :class:`~damer_core.model.streaming.StreamingDamer` running the model's traced step.
+
+        The trace is built on the first call for each ``batch`` (about a second) and shared by every stream
+        of this bundle after it (the model's weights never change once loaded), so analysing many files
+        traces once.
+        """
+        if batch not in self._step_traces:
+            self._step_traces[batch] = trace_step(self.model, batch)
+        return StreamingDamer(self.model, batch, trace=self._step_traces[batch])
 
 
 def default_bundle_path() -> Path:

@@ -186,11 +186,11 @@ def build_engine(
     duration_s: float | None = None,
 ) -> Engine:
     """An engine running ``bundle``'s model on ``source`` with fresh streaming state (the model's step runs as
-    a TorchScript trace: less Python overhead per update)."""
+    a TorchScript trace, built once per bundle: less Python overhead per update)."""
     return Engine(
         source,
         FrontEnd(bundle.spec),
-        bundle.model.streaming(traced=True),
+        bundle.streaming(),
         bundle.spec,
         emitters,
         smoothing_s=smoothing_s,

@@ -72,6 +72,40 @@ def _merge(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+STEP_FIELDS = (
+    ("optim", "warmup_steps"),
+    ("pcl", "start_step"),
+    ("pcl", "ramp_steps"),
+    ("saml", "start_step"),
+    ("distill", "probe_start_step"),
+    (None, "eval_every"),
+    (None, "checkpoint_every"),
+)
+"""Recipe settings counted in training steps, which :func:`shortened` scales with the number of steps."""
+
+
+def shortened(recipe: TrainRecipe, steps: int) -> TrainRecipe:
+    """``recipe`` trained for ``steps`` steps, its schedules (warm-up, PCL and SAML start and ramp, probe start,
+    validation and checkpoint intervals) scaled by the same factor, so that a shorter study switches every
+    module on at the same fraction of training as the recipe does.
+
+    Raises:
+        ConfigError: ``steps`` < 1, or the recipe counts epochs instead of steps.
+    """
+    if steps < 1:
+        raise ConfigError(f"--steps must be >= 1, got {steps}")
+    if recipe.optim.steps is None:
+        raise ConfigError("--steps needs a recipe that counts optim.steps, not optim.epochs")
+    factor = steps / recipe.optim.steps
+    mapping = to_mapping(recipe)
+    mapping["optim"]["steps"] = steps
+    for section, key in STEP_FIELDS:
+        table = mapping if section is None else mapping[section]
+        minimum = 0 if key in ("warmup_steps", "start_step", "probe_start_step") else 1
+        table[key] = max(minimum, round(table[key] * factor))
+    return from_mapping(TrainRecipe, mapping, where="--steps")
+
+
 def variant_recipe(recipe: TrainRecipe, name: str) -> TrainRecipe:
     """``recipe`` with the change of variant ``name`` (a key of :data:`VARIANTS`)."""
     return from_mapping(TrainRecipe, _merge(to_mapping(recipe), VARIANTS[name]), where=f"ablation {name}")

@@ -39,7 +39,7 @@ from damer_core.spec import FeatureSpec
 from train.datasets import Clip, ClipFeatures, group_split, read_dataset
 from train.errors import DatasetError
 from train.feature_cache import FeatureCache
-from train.recipe import SourceConfig, TrainRecipe
+from train.recipe import DataConfig, SourceConfig, TrainRecipe
 
 LICENCES = {
     "4q": "research use only (4Q audio emotion dataset, Panda, Malheiro & Paiva 2018; AllMusic previews)",
@@ -212,6 +212,24 @@ def _read_source(source: SourceConfig) -> list[Clip]:
     return clips
 
 
+def split_source(
+    source: SourceConfig, members: Sequence[Clip], data: DataConfig
+) -> tuple[list[Clip], dict[str, list[Clip]]]:
+    """Split the clips of one source as training does: the test split first (``data.test``), then the
+    validation split (``data.validation``) from the clips left, each by group (artist or track, see
+    :func:`train.datasets.group_split`) when the split names this source.
+
+    Returns:
+        the training clips, and the held-out clips per split name (``"test"``, ``"validation"``) that this
+        source contributes to.
+    """
+    trained, held_out = list(members), {}
+    for name, split in (("test", data.test), ("validation", data.validation)):
+        if source.name == split.source and trained:
+            trained, held_out[name] = ([], trained) if split.fraction >= 1.0 else group_split(trained, split.fraction, split.seed)
+    return trained, held_out
+
+
 def read_corpus(recipe: TrainRecipe, spec: FeatureSpec | None = None) -> Corpus:
     """Read every source of ``recipe`` and split off the test and validation clips; no clip is prepared yet
     (see :meth:`FeatureStore.prepare`).
@@ -234,12 +252,8 @@ def read_corpus(recipe: TrainRecipe, spec: FeatureSpec | None = None) -> Corpus:
         if not members:
             raise DatasetError(f"{source.path}: source {source.name!r} holds no clips")
         check_source_spec(source, members, spec)
-        trained = members
-        split_keys: dict[str, set[str]] = {}
-        for name, split in (("test", recipe.data.test), ("validation", recipe.data.validation)):
-            if source.name == split.source and trained:
-                trained, kept = ([], trained) if split.fraction >= 1.0 else group_split(trained, split.fraction, split.seed)
-                split_keys[name] = {clip.key for clip in kept}
+        trained, kept = split_source(source, members, recipe.data)
+        split_keys = {name: {clip.key for clip in held} for name, held in kept.items()}
         first = len(clips)
         for clip in members:
             for name, keys in split_keys.items():

@@ -35,15 +35,19 @@ class StreamingDamer:
 
     With ``traced=True`` the step runs as a TorchScript trace of :meth:`DamerModel.step` (built once here,
     about a second), which removes most of Python's per-operation overhead: use it for live streams. The
-    trace is bound to the model's device and dtype at construction.
+    trace is bound to the model's device, dtype and weights at construction. ``trace`` passes a trace that
+    :func:`~damer_core.model.export.trace_step` built earlier for this model and ``batch`` (and implies
+    ``traced``), so that many streams of an unchanging model trace once.
     """
 
-    def __init__(self, model: DamerModel, batch: int = 1, traced: bool = False) -> None:
+    def __init__(
+        self, model: DamerModel, batch: int = 1, traced: bool = False, trace: torch.jit.ScriptModule | None = None
+    ) -> None:
         self.model = model
         self.batch = batch
         reference = model.head.linear.weight
         self.device, self.dtype = reference.device, reference.dtype
-        self._traced = trace_step(model, batch) if traced else None
+        self._traced = trace if trace is not None else trace_step(model, batch) if traced else None
         self.reset()
 
     def __enter__(self) -> StreamingDamer:

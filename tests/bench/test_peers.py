@@ -114,7 +114,19 @@ def test_holdout_from_card_refuses_changed_data_and_cards_without_a_split(tmp_pa
         peers.holdout_from_card({"training_data": "none"}, "bundle")
     card = card_for(tmp_path, 4)
     card["recipe"]["data"]["validation"]["source"] = None
-    with pytest.raises(BundleError, match="without a validation split"):
+    with pytest.raises(BundleError, match="without a held-out split"):
+        peers.holdout_from_card(card, "bundle")
+
+
+def test_holdout_from_card_gives_the_test_split_when_the_recipe_has_one(tmp_path: Path) -> None:
+    write_four_q(tmp_path)
+    tested = group_split(read_dataset("4q", tmp_path), 0.5, seed=0)[1]
+    data = DataConfig(sources=(SourceConfig(kind="4q", path=str(tmp_path)),), test=ValidationConfig(source="4q", fraction=0.5, seed=0))
+    card = {"recipe": {"data": to_mapping(data)}, "data": [{"name": "4q", "validation_clips": 0, "test_clips": len(tested)}]}
+    files, _ = peers.holdout_from_card(card, "bundle")
+    assert files == [clip.audio_path for clip in tested]
+    card["data"][0]["test_clips"] = 1
+    with pytest.raises(BundleError, match="records 1 test clips of '4q'"):
         peers.holdout_from_card(card, "bundle")
 
 

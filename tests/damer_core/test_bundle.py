@@ -23,6 +23,7 @@ from damer_core.bundle import (
 from damer_core.config import to_mapping
 from damer_core.errors import BundleError, DeviceError
 from damer_core.model import DamerModel, ModelConfig
+from damer_core.model.export import trace_step
 from damer_core.spec import CochleagramSpec, FeatureSpec
 
 SMALL = ModelConfig(d_model=16, n_heads=2, encoder_blocks=2, window_tokens=6, fusion_window_tokens=3, embed_dim=8)
@@ -207,3 +208,18 @@ def test_default_bundle_lives_in_the_package() -> None:
     import damer_core
 
     assert default_bundle_path() == Path(damer_core.__file__).resolve().parent / "models" / "default.safetensors"
+
+
+def test_streams_of_a_bundle_share_one_trace_and_match_the_eager_step(bundle: Path, monkeypatch) -> None:
+    loaded = load_bundle(bundle, device="cpu")
+    traces = []
+    monkeypatch.setattr("damer_core.bundle.trace_step", lambda *args: traces.append(trace_step(*args)) or traces[-1])
+    mel, coch = torch.randn(1, 41, 128) - 4, torch.randn(1, 41, 84) - 7
+    eager = loaded.model.streaming().push(mel, coch)
+    for _ in range(3):
+        stream = loaded.streaming()
+        first = stream.push(mel[:, :17], coch[:, :17])
+        rest = stream.push(mel[:, 17:], coch[:, 17:])
+        assert stream.tokens == eager.va.shape[1]
+        torch.testing.assert_close(torch.cat((first.va, rest.va), dim=1), eager.va, rtol=1e-5, atol=1e-5)
+    assert len(traces) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import yaml
 from damer_core.cli import main
 from damer_core.config import from_mapping, to_mapping
 from damer_core.errors import ConfigError
-from train.ablate import VARIANTS, applicable_variants, run_ablation, variant_recipe
+from train.ablate import VARIANTS, applicable_variants, run_ablation, shortened, variant_recipe
 from train.loop import TrainResult
 from train.recipe import TrainRecipe, load_recipe
 
@@ -105,3 +106,19 @@ def test_ablate_command_trains_the_variants(tiny_run_dir: Path, capsys: pytest.C
     assert load_recipe("study/mel_only/recipe.yaml").model.views == ("mel",)
     assert load_recipe("study/no_dsaf/recipe.yaml").optim.steps == 2
     assert Path("study/no_dsaf/model.safetensors").is_file() and Path("study/ablation.md").is_file()
+
+
+def test_a_shortened_recipe_scales_every_schedule_alike() -> None:
+    recipe = load_recipe(Path(__file__).parents[2] / "configs/train/default.yaml")
+    short = shortened(recipe, recipe.optim.steps // 5)
+    assert short.optim.steps == recipe.optim.steps // 5
+    assert short.optim.warmup_steps == round(recipe.optim.warmup_steps / 5)
+    assert (short.pcl.start_step, short.pcl.ramp_steps) == (round(recipe.pcl.start_step / 5), round(recipe.pcl.ramp_steps / 5))
+    assert short.saml.start_step == round(recipe.saml.start_step / 5)
+    assert short.distill.probe_start_step == round(recipe.distill.probe_start_step / 5)
+    assert short.eval_every == round(recipe.eval_every / 5) and short.checkpoint_every == round(recipe.checkpoint_every / 5)
+    assert shortened(recipe, 1).eval_every == 1 and shortened(recipe, 1).pcl.ramp_steps == 1
+    assert dataclasses.replace(short, optim=recipe.optim, pcl=recipe.pcl, saml=recipe.saml, distill=recipe.distill,
+                               eval_every=recipe.eval_every, checkpoint_every=recipe.checkpoint_every) == recipe
+    with pytest.raises(ConfigError, match="--steps must be >= 1"):
+        shortened(recipe, 0)

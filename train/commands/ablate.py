@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "recipe with the musicnn view and distillation no_distill, no_musicnn_view, musicnn_only)",
     )
     parser.add_argument(
-        "--steps", type=int, metavar="N", help="train every variant for N steps instead of the recipe's (a shorter study)"
+        "--steps", type=int, metavar="N", help="train every variant for N steps instead of the recipe's, its schedules scaled alike (a shorter study)"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(run=run)
@@ -33,15 +33,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the study and print its table."""
-    from damer_core.config import from_mapping, to_mapping
-    from train.ablate import applicable_variants, format_markdown, run_ablation
-    from train.recipe import TrainRecipe, load_recipe
+    from train.ablate import applicable_variants, format_markdown, run_ablation, shortened
+    from train.recipe import load_recipe
 
     recipe = load_recipe(args.recipe)
     if args.steps is not None:
-        mapping = to_mapping(recipe)
-        mapping["optim"].update(steps=args.steps, epochs=None)
-        recipe = from_mapping(TrainRecipe, mapping, where="--steps")
+        recipe = shortened(recipe, args.steps)
     rows = run_ablation(recipe, args.out, args.only or applicable_variants(recipe), progress=not args.no_progress)
     print(format_markdown(rows))
     return 0
