@@ -12,10 +12,13 @@ import pkgutil
 
 import bench
 
+NOT_BENCHMARKS = ("cli", "report")
+"""Modules of :mod:`bench` that are not benchmark scripts: this command, and the helpers the scripts share."""
+
 
 def bench_names() -> list[str]:
     """Names of the benchmark scripts in this package."""
-    return sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if m.name != "cli" and not m.ispkg)
+    return sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if m.name not in NOT_BENCHMARKS and not m.ispkg)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
