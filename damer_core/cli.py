@@ -12,6 +12,7 @@ with status 130 without a traceback.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
@@ -47,5 +48,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def entry() -> None:
+    """The ``damer`` console script: :func:`main`, then exit with its status.
+
+    Once the command has finished, further Ctrl-C presses are ignored: a user pressing it again while the
+    interpreter shuts down (torch's exit handlers run then) would otherwise get a traceback instead of the
+    clean summary already printed.
+    """
+    status = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

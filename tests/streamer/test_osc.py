@@ -109,8 +109,9 @@ def test_realtime_timetags_are_capture_times_on_the_wall_clock(bundle: Bundle, w
     origin = walls - times
     # One origin for the whole stream (up to float rounding and the cap at the send time) ...
     assert np.ptp(origin[5:]) < 0.02
-    # ... close to when the stream started, and no timetag lies in the future of its reception.
-    assert before - 0.05 < origin[0] < before + 1.0
+    # ... close to when the stream started (building the engine traces the model: seconds on a busy
+    # machine), and no timetag lies in the future of its reception.
+    assert before - 0.05 < origin[0] < before + 5.0
     assert (walls <= time.time()).all()
     assert got[0].messages[0][0] == "/live/va"
 
