@@ -78,10 +78,13 @@ def test_polite_stop_mid_file_keeps_the_finished_results(signals: list[int], inp
         run = json.loads((out / "summary.json").read_text())
         assert run["complete"] is False
         assert [(f["status"], f.get("reason")) for f in run["files"]] == [("ok", None), ("failed", f"{inputs['long']}: interrupted")]
-    else:  # the second Ctrl-C interrupts at once
-        assert lines[-1] == "damer analyze: interrupted"
+    elif lines[-1] == "damer analyze: interrupted":  # the second Ctrl-C came before the polite stop ended
         run = json.loads((out / "summary.json").read_text())
         assert [f["status"] for f in run["files"]] == ["ok"]
+    else:  # the polite stop had finished (a busy machine): the second Ctrl-C, during exit, is ignored
+        assert lines[-1].startswith("interrupted after 2 of 3 file(s); summary:")
+        run = json.loads((out / "summary.json").read_text())
+        assert [f["status"] for f in run["files"]] == ["ok", "failed"]
     assert final_names(out) == {"first.csv", "first.json", "first.png", "summary.json"}
     assert list(out.glob(".*")) == []  # no temporary file left behind either
     assert_first_file_correct(out, bundle_path)
