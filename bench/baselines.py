@@ -27,6 +27,7 @@ directory the recipe's paths are relative to (the repository root for ``configs/
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -68,13 +69,9 @@ def musicnn_features(audio: np.ndarray) -> dict[str, np.ndarray]:
     return {"penultimate": penultimate.double().numpy(), "pools": pools.double().numpy()}
 
 
-_MUSICNN: list[torch.nn.Module] = []
-
-
+@functools.cache
 def _musicnn() -> torch.nn.Module:
-    if not _MUSICNN:
-        _MUSICNN.append(load_musicnn().eval())
-    return _MUSICNN[0]
+    return load_musicnn().eval()
 
 
 def handcrafted_features(audio: np.ndarray) -> dict[str, np.ndarray]:

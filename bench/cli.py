@@ -12,7 +12,7 @@ import pkgutil
 
 import bench
 
-NOT_BENCHMARKS = ("cli", "report")
+NOT_BENCHMARKS = ("cli", "live_path", "report")
 """Modules of :mod:`bench` that are not benchmark scripts: this command, and the helpers the scripts share."""
 
 

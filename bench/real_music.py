@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.live_path import stream_va
 from bench.report import machine_line, write_json
 from damer_core.bundle import Bundle, default_bundle_path, load_bundle
-from damer_core.features.frontend import FrontEnd
 from train.audio import load_audio
 
 BLOCK = 22050
@@ -36,15 +36,6 @@ BLOCK = 22050
 
 STEADY_TAIL_S = 20.0
 TEST_SIGNAL_S = 30.0
-
-
-def stream_va(bundle: Bundle, audio: np.ndarray) -> np.ndarray:
-    """Streamed ``(valence, arousal)`` per update, shape ``(updates, 2)``, of mono ``audio`` at the model's rate."""
-    front_end, stream, outputs = FrontEnd(bundle.spec), bundle.streaming(), []
-    with torch.inference_mode():
-        for start in range(0, audio.size, BLOCK):
-            outputs.append(stream.push(*front_end.push(audio[start : start + BLOCK])).va[0].double().numpy())
-    return np.concatenate(outputs)
 
 
 def quadrant_shares(va: np.ndarray) -> list[float]:
@@ -60,7 +51,7 @@ def track_rows(bundle: Bundle, music: Path) -> list[dict]:
         manifest = list(csv.DictReader(handle))
     rows = []
     for entry in manifest:
-        va = stream_va(bundle, load_audio(music / entry["track"], bundle.spec.sample_rate))
+        va = stream_va(bundle, load_audio(music / entry["track"], bundle.spec.sample_rate), BLOCK)[1]
         rows.append(
             {
                 "track": entry["track"],
@@ -95,7 +86,7 @@ def signal_rows(bundle: Bundle) -> list[dict]:
     updates_per_s = bundle.spec.sample_rate / (bundle.spec.hop * bundle.model.frames_per_token)
     rows = []
     for name, audio in probe_signals(bundle.spec.sample_rate).items():
-        va = stream_va(bundle, audio)
+        va = stream_va(bundle, audio, BLOCK)[1]
         tail = va[-int(STEADY_TAIL_S * updates_per_s) :]
         rows.append(
             {

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.live_path import stream_va
 from damer_core.bundle import default_bundle_path, load_bundle
-from damer_core.features.frontend import FrontEnd
 from train.audio import load_audio
 from train.synth.compose import compose
 from train.synth.plan import ClipPlan, Section
@@ -68,18 +68,6 @@ def file_trial(calm_path: Path, energetic_path: Path, sample_rate: int) -> np.nd
     if loud.size < 2 * n or soft.size < n:
         raise SystemExit(f"--energetic needs {2 * SEGMENT_S:g} s and --calm {SEGMENT_S:g} s of audio")
     return np.concatenate([loud[:n], soft[:n], loud[n : 2 * n]]).astype(np.float32)
-
-
-def streamed_arousal(bundle, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(times_s, arousal)`` per token of the live path over ``audio``."""
-    front_end = FrontEnd(bundle.spec)
-    arousal = []
-    with torch.inference_mode(), bundle.model.streaming(traced=True) as stream:
-        for start in range(0, audio.size, BLOCK):
-            arousal.append(stream.push(*front_end.push(audio[start : start + BLOCK])).va[0, :, 1].cpu().numpy())
-        n_tokens = stream.tokens
-    times = np.array([bundle.model.token_end_seconds(n) for n in range(n_tokens)])
-    return times, np.concatenate(arousal)
 
 
 def response_times(times: np.ndarray, arousal: np.ndarray) -> list[dict]:
@@ -125,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     print(f"{'trial':28s} {'switch':>7s} {'dir':>5s} {'before':>7s} {'after':>7s} {'response s':>10s}")
     for name, audio in trials:
-        for row in response_times(*streamed_arousal(bundle, audio)):
+        times, va = stream_va(bundle, audio, BLOCK)
+        for row in response_times(times, va[:, 1]):
             rows.append({"trial": name, **row})
             delay = "n/a" if row["response_s"] is None else f"{row['response_s']:.2f}"
             print(f"{name:28s} {row['switch_s']:7.1f} {row['direction']:>5s} {row['before']:7.3f} "
