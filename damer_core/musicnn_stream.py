@@ -31,7 +31,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from damer_core.musicnn import FEATURE_CHANNELS, MIDEND_KERNEL, N_MELS, Musicnn
+from damer_core.musicnn import FEATURE_CHANNELS, FRONTEND_CHANNELS, MIDEND_KERNEL, N_MELS, Musicnn
 
 MusicnnVariant = Literal["causal", "aligned"]
 MusicnnEmbedding = Literal["penultimate", "taggram"]
@@ -45,25 +45,6 @@ State = dict[str, torch.Tensor]
 def _lookahead(kernel: int) -> int:
     """Frames after the current one that a "same"-padded convolution reads (the extra zero goes after)."""
     return kernel // 2
-
-
-class _DelayLine:
-    """A fixed delay of a stream of columns: state ``(length, channels)`` (zeros at first), time first."""
-
-    def __init__(self, name: str, channels: int, length: int) -> None:
-        self.name, self.channels, self.length = name, channels, length
-
-    def init(self) -> torch.Tensor:
-        return torch.zeros(self.length, self.channels)
-
-    def push(self, columns: torch.Tensor, state: State, new_state: State) -> torch.Tensor:
-        """``columns (k, channels)`` in, the same number of columns ``length`` frames older out."""
-        if self.length == 0:
-            new_state[self.name] = state[self.name]
-            return columns
-        joined = torch.cat((state[self.name], columns))
-        new_state[self.name] = joined[joined.shape[0] - self.length :]
-        return joined[: columns.shape[0]]
 
 
 class _ConvColumns(nn.Module):
@@ -84,11 +65,11 @@ class _ConvColumns(nn.Module):
             matrix = weight[:, 0].reshape(filters, -1)
         else:  # (filters, channels, kernel) over time: rows (channel, dt)
             matrix = weight.reshape(filters, -1)
-        scale = norm.weight.detach() / torch.sqrt(norm.running_var + norm.eps)
         self.register_buffer("weight", matrix.t().contiguous(), persistent=False)
         self.register_buffer("bias", conv.bias.detach().clone(), persistent=False)
+        scale, shift = _folded_norm(norm)
         self.register_buffer("scale", scale, persistent=False)
-        self.register_buffer("shift", norm.bias.detach() - norm.running_mean * scale, persistent=False)
+        self.register_buffer("shift", shift, persistent=False)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """``inputs (kernel - 1 + k, width)`` (time first) -> ``(k, filters)``."""
@@ -103,6 +84,48 @@ class _ConvColumns(nn.Module):
         return out.view(k, positions, -1).amax(dim=1)
 
 
+class _TemporalColumns(nn.Module):
+    """The temporal branches (one band wide, ``kernel`` frames long, then max over frequency) as one matrix
+    product over the last ``span`` input frames: each branch's taps sit ``delay`` frames before the newest.
+
+    Args:
+        branches: ``(conv, norm, delay)`` per branch; ``span`` is the largest ``kernel + delay``.
+
+    Buffers: ``weight`` ``(span, filters)`` (zero outside each branch's taps), ``bias``, ``scale``, ``shift``
+    ``(filters,)``, filters concatenated in the order given.
+    """
+
+    def __init__(self, branches: list[tuple[nn.Conv2d, nn.BatchNorm2d, int]]) -> None:
+        super().__init__()
+        self.span = max(conv.kernel_size[0] + delay for conv, _, delay in branches)
+        columns, biases, scales, shifts = [], [], [], []
+        for conv, norm, delay in branches:
+            kernel = conv.kernel_size[0]
+            taps = torch.zeros(self.span, conv.out_channels)
+            taps[self.span - delay - kernel : self.span - delay] = conv.weight.detach()[:, 0, :, 0].t()
+            columns.append(taps)
+            biases.append(conv.bias.detach())
+            scale, shift = _folded_norm(norm)
+            scales.append(scale)
+            shifts.append(shift)
+        self.register_buffer("weight", torch.cat(columns, dim=1), persistent=False)
+        self.register_buffer("bias", torch.cat(biases), persistent=False)
+        self.register_buffer("scale", torch.cat(scales), persistent=False)
+        self.register_buffer("shift", torch.cat(shifts), persistent=False)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """``inputs (span - 1 + k, bands)`` (time first) -> ``(k, filters)``."""
+        windows = inputs.unfold(0, self.span, 1)  # (k, bands, span)
+        out = torch.relu(windows @ self.weight + self.bias) * self.scale + self.shift
+        return out.amax(dim=1)
+
+
+def _folded_norm(norm: nn.BatchNorm1d | nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """The moving batch-norm as ``x * scale + shift``."""
+    scale = norm.weight.detach() / torch.sqrt(norm.running_var + norm.eps)
+    return scale, norm.bias.detach() - norm.running_mean * scale
+
+
 class CausalMusicnn(nn.Module):
     """A loaded :class:`~damer_core.musicnn.Musicnn` run column by column (see the module docstring).
 
@@ -115,6 +138,10 @@ class CausalMusicnn(nn.Module):
 
     ``forward(mel (k, 96), state) -> (max_pool (k, 753), mean_pool (k, 753), new_state)``: the features of the
     back-end pooled over the last ``pool_frames`` columns, one row per frame pushed.
+
+    Delays never need their own buffers: a branch or layer whose output the aligned variant delays instead
+    reads older rows of its input history, and the mid-end histories are kept long enough to give the
+    front-end and mid-end columns at the age the concatenation needs.
     """
 
     def __init__(
@@ -136,30 +163,49 @@ class CausalMusicnn(nn.Module):
         self.pool_frames = pool_frames
         self.embedding = embedding
         input_norm = network.input_norm
-        input_scale = input_norm.weight / torch.sqrt(input_norm.running_var + input_norm.eps)
-        self.register_buffer("input_scale", input_scale.detach(), persistent=False)
-        self.register_buffer("input_shift", (input_norm.bias - input_norm.running_mean * input_scale).detach(), persistent=False)
-        self.branches = nn.ModuleList(_ConvColumns(b.conv, b.norm) for b in (*network.timbral, *network.temporal))
-        self.midend = nn.ModuleList(_ConvColumns(layer.conv, layer.norm) for layer in network.midend)
-        self.history = max(branch.kernel for branch in self.branches) - 1
+        input_scale, input_shift = _folded_norm(input_norm)
+        self.register_buffer("input_scale", input_scale, persistent=False)
+        self.register_buffer("input_shift", input_shift, persistent=False)
+        self._fold_back_end(network)
         aligned = variant == "aligned"
-        front_lag = max(_lookahead(branch.kernel) for branch in self.branches)
-        mid_lag = _lookahead(MIDEND_KERNEL)
+        branches = (*network.timbral, *network.temporal)
+        front_lag = max(_lookahead(branch.conv.kernel_size[0]) for branch in branches)
+
+        def delay(kernel: int) -> int:
+            """Frames by which the aligned variant holds back a front-end branch (to the largest look-ahead)."""
+            return front_lag - _lookahead(kernel) if aligned else 0
+
+        self.timbral = nn.ModuleList(_ConvColumns(branch.conv, branch.norm) for branch in network.timbral)
+        self.timbral_delays = [delay(branch.kernel) for branch in self.timbral]
+        self.temporal = _TemporalColumns([(b.conv, b.norm, delay(b.conv.kernel_size[0])) for b in network.temporal])
+        self.history = max(self.temporal.span - 1, *(b.kernel - 1 + d for b, d in zip(self.timbral, self.timbral_delays)))
+        self.midend = nn.ModuleList(_ConvColumns(layer.conv, layer.norm) for layer in network.midend)
+        mid_lag = _lookahead(MIDEND_KERNEL) if aligned else 0
         n_mid = len(self.midend)
-        self.branch_delays = [
-            _DelayLine(f"branch{i}.delay", branch.weight.shape[1], front_lag - _lookahead(branch.kernel) if aligned else 0)
-            for i, branch in enumerate(self.branches)
-        ]
-        widths = [sum(branch.weight.shape[1] for branch in self.branches)] + [layer.weight.shape[1] for layer in self.midend]
-        self.residual_delays = [_DelayLine(f"mid{i}.residual", widths[i], mid_lag if aligned else 0) for i in range(n_mid)]
-        self.concat_delays = [
-            _DelayLine(f"concat{j}.delay", width, mid_lag * (n_mid - j) if aligned else 0) for j, width in enumerate(widths)
-        ]
+        self.widths = [FRONTEND_CHANNELS] + [layer.weight.shape[1] for layer in self.midend]
+        # Age (in columns) at which each mid-end input enters the concatenation, and how many past columns
+        # each mid-end layer keeps: enough for its kernel and for that age.
+        self.concat_delays = [mid_lag * (n_mid - i) for i in range(n_mid + 1)]
+        self.mid_history = [max(MIDEND_KERNEL - 1, self.concat_delays[i]) for i in range(n_mid)]
+        self.residual_delay = mid_lag
         # Lag (frames) of the columns entering each mid-end layer; in the aligned variant, columns of negative
         # original time must enter as the original's zero padding.
         self.midend_input_lags = [front_lag + i * mid_lag if aligned else 0 for i in range(n_mid)]
         self.lag = front_lag + n_mid * mid_lag if aligned else 0
-        self.widths = widths
+
+    def _fold_back_end(self, network: Musicnn) -> None:
+        """The back-end's first batch-norm folded into its dense layer, whose weight is split into the rows
+        of the max and of the mean pools (the original interleaves them): buffers ``dense_weight``
+        ``(2 * 753, 200)`` (max rows, then mean rows), ``dense_bias``, ``dense_scale``, ``dense_shift``
+        ``(200,)``."""
+        pool_scale, pool_shift = _folded_norm(network.pool_norm)
+        weight = network.dense.weight.detach()  # (200, 1506), inputs interleaved (max, mean) per channel
+        folded = weight * pool_scale
+        self.register_buffer("dense_weight", torch.cat((folded[:, 0::2], folded[:, 1::2]), dim=1).t().contiguous(), persistent=False)
+        self.register_buffer("dense_bias", network.dense.bias.detach() + weight @ pool_shift, persistent=False)
+        dense_scale, dense_shift = _folded_norm(network.dense_norm)
+        self.register_buffer("dense_scale", dense_scale, persistent=False)
+        self.register_buffer("dense_shift", dense_shift, persistent=False)
 
     @property
     def embedding_size(self) -> int:
@@ -168,13 +214,11 @@ class CausalMusicnn(nn.Module):
 
     def init_state(self) -> State:
         """Zero caches, time first: the input history (``"input"``, normalised frames), the mid-end input
-        histories, the delay lines of the aligned variant, the last ``pool_frames - 1`` columns (``"pool"``)
-        and the count of columns produced so far (``"columns"``)."""
+        histories (``"mid{i}.input"``), the last ``pool_frames - 1`` columns (``"pool"``) and the count of
+        columns produced so far (``"columns"``)."""
         state: State = {"input": torch.zeros(self.history, N_MELS), "columns": torch.zeros((), dtype=torch.int64)}
-        for i in range(len(self.midend)):
-            state[f"mid{i}.input"] = torch.zeros(MIDEND_KERNEL - 1, self.widths[i])
-        for line in (*self.branch_delays, *self.residual_delays, *self.concat_delays):
-            state[line.name] = line.init()
+        for i, length in enumerate(self.mid_history):
+            state[f"mid{i}.input"] = torch.zeros(length, self.widths[i])
         state["pool"] = torch.zeros(self.pool_frames - 1, FEATURE_CHANNELS)
         return state
 
@@ -198,24 +242,29 @@ class CausalMusicnn(nn.Module):
         k = mel.shape[0]
         history = torch.cat((state["input"], mel * self.input_scale + self.input_shift))
         new_state["input"] = history[k:]
-        outputs = []
-        for branch, line in zip(self.branches, self.branch_delays, strict=True):
-            column = branch(history[history.shape[0] - (branch.kernel - 1 + k) :])
-            outputs.append(line.push(column, state, new_state))
-        layers = [torch.cat(outputs, dim=1)]
+        end = history.shape[0]
+        front = [
+            branch(history[end - delay - (branch.kernel - 1 + k) : end - delay])
+            for branch, delay in zip(self.timbral, self.timbral_delays, strict=True)
+        ]
+        front.append(self.temporal(history[end - (self.temporal.span - 1 + k) :]))
+        current = torch.cat(front, dim=1)
         columns = int(state["columns"])
+        concat = []
         for i, layer in enumerate(self.midend):
-            current = layers[-1]
             first_valid = self.midend_input_lags[i] - columns
             if first_valid > 0:  # columns of negative original time enter as zero padding
-                current = current.clone()
                 current[:first_valid] = 0.0
             inputs = torch.cat((state[f"mid{i}.input"], current))
+            kept = self.mid_history[i]
             new_state[f"mid{i}.input"] = inputs[k:]
-            out = layer(inputs)
-            residual = self.residual_delays[i].push(layers[-1], state, new_state)
-            layers.append(out if i == 0 else out + residual)
-        features = torch.cat([line.push(x, state, new_state) for line, x in zip(self.concat_delays, layers, strict=True)], dim=1)
+            concat.append(inputs[kept - self.concat_delays[i] : kept - self.concat_delays[i] + k])
+            out = layer(inputs[kept - (MIDEND_KERNEL - 1) :])
+            if i > 0:
+                out = out + inputs[kept - self.residual_delay : kept - self.residual_delay + k]
+            current = out
+        concat.append(current)
+        features = torch.cat(concat, dim=1)
         max_pool, mean_pool = self._pool(features, columns, state, new_state)
         return max_pool, mean_pool, new_state
 
@@ -240,5 +289,8 @@ class CausalMusicnn(nn.Module):
     @torch.no_grad()
     def embed(self, max_pool: torch.Tensor, mean_pool: torch.Tensor) -> torch.Tensor:
         """The configured embedding of pooled features: ``(k, 753), (k, 753) -> (k, embedding_size)``."""
-        penultimate, logits = self.network.back_end(max_pool, mean_pool)
-        return penultimate if self.embedding == "penultimate" else torch.sigmoid(logits)
+        hidden = torch.addmm(self.dense_bias, torch.cat((max_pool, mean_pool), dim=1), self.dense_weight)
+        penultimate = torch.relu(hidden) * self.dense_scale + self.dense_shift
+        if self.embedding == "penultimate":
+            return penultimate
+        return torch.sigmoid(self.network.classifier(penultimate))
