@@ -162,8 +162,7 @@ class CausalMusicnn(nn.Module):
         self.variant = variant
         self.pool_frames = pool_frames
         self.embedding = embedding
-        input_norm = network.input_norm
-        input_scale, input_shift = _folded_norm(input_norm)
+        input_scale, input_shift = _folded_norm(network.input_norm)
         self.register_buffer("input_scale", input_scale, persistent=False)
         self.register_buffer("input_shift", input_shift, persistent=False)
         self._fold_back_end(network)
