@@ -136,13 +136,13 @@ def find_music(explicit: Path | None) -> Path:
     raise SystemExit("no music found: pass --input FILE")
 
 
-def load_music(path: Path, seconds: float) -> np.ndarray:
-    """Decode, downmix and resample to the model's rate; loop to ``seconds`` if shorter."""
+def load_music(path: Path, seconds: float, to_rate: int = RATE) -> np.ndarray:
+    """Decode, downmix and resample to ``to_rate`` (default: the model's); loop to ``seconds`` if shorter."""
     audio, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     mono = audio.mean(axis=1)
-    if rate != RATE:
-        mono = torchaudio.functional.resample(torch.from_numpy(mono), rate, RATE).numpy()
-    need = int(seconds * RATE)
+    if rate != to_rate:
+        mono = torchaudio.functional.resample(torch.from_numpy(mono), rate, to_rate).numpy()
+    need = int(seconds * to_rate)
     return np.tile(mono, -(-need // mono.size))[:need].astype(np.float32)
 
 
