@@ -59,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"the recipe has no labelled {args.split} clips")
     stems = [f"{clip.source}_{clip.track_id}".replace("/", "_") for clip in clips]
     args.out.mkdir(parents=True, exist_ok=True)
-    missing = [(clip, stem) for clip, stem in zip(clips, stems, strict=True) if not (args.out / f"{stem}.csv").is_file()]
+    missing = [
+        (clip, stem) for clip, stem in zip(clips, stems, strict=True) if not (args.out / f"{stem}.csv").is_file()
+    ]
     for clip, stem in missing:  # analyze names outputs by the file's stem: link each file under a unique stem
         link = args.out / "inputs" / f"{stem}{clip.audio_path.suffix}"
         link.parent.mkdir(exist_ok=True)
@@ -67,7 +69,15 @@ def main(argv: list[str] | None = None) -> int:
             link.symlink_to(clip.audio_path.resolve())
     if missing:
         files = [str(args.out / "inputs" / f"{stem}{clip.audio_path.suffix}") for clip, stem in missing]
-        command = [str(Path(sys.executable).with_name("damer")), "analyze", *files, "--out", str(args.out), "--model", args.model]
+        command = [
+            str(Path(sys.executable).with_name("damer")),
+            "analyze",
+            *files,
+            "--out",
+            str(args.out),
+            "--model",
+            args.model,
+        ]
         subprocess.run(command, check=True)
     targets = np.array([[clip.valence, clip.arousal] for clip in clips])
     report, per_clip = {"n_clips": len(clips), "split": args.split, "model": args.model}, []

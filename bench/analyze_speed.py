@@ -63,7 +63,12 @@ def offline_batch(path: Path, bundle) -> None:  # noqa: ANN001 - Bundle
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--input", type=Path, nargs="+", help="music files (default: spread over data/music, made by python -m train.fetch_music --out data/music)")
+    parser.add_argument(
+        "--input",
+        type=Path,
+        nargs="+",
+        help="music files (default: spread over data/music, made by python -m train.fetch_music --out data/music)",
+    )
     parser.add_argument("--files", type=int, default=6, help="how many files when --input is not given (default 6)")
     parser.add_argument("--model", help="model bundle (default: trained default, else random weights)")
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -76,7 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     elif default_bundle_path().is_file():
         bundle_file, kind = default_bundle_path(), "trained default bundle"
     else:
-        bundle_file, kind = random_bundle(workdir / "random.safetensors", seed=0), "default config, RANDOM weights (no trained default bundle yet)"
+        bundle_file, kind = (
+            random_bundle(workdir / "random.safetensors", seed=0),
+            "default config, RANDOM weights (no trained default bundle yet)",
+        )
     bundle = load_model(str(bundle_file), "cpu")
     files = pick_files(args.input, args.files)
     offline_batch(files[0], bundle)  # warm up (JIT caches, allocator)
@@ -90,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         analyze_file(path, workdir, path.stem, bundle, settings, threading.Event())
         times["analyze"] = time.perf_counter() - start
-        engine = build_engine(bundle, file_source(SoundFileReader(path), "fast", settings.engine.ring_seconds, FAST_BLOCK), [], 0.0, 0.25)
+        engine = build_engine(
+            bundle, file_source(SoundFileReader(path), "fast", settings.engine.ring_seconds, FAST_BLOCK), [], 0.0, 0.25
+        )
         times["engine"] = engine.run().wall_s  # from the start of the source: the warm-up is excluded
         start = time.perf_counter()
         offline_batch(path, bundle)
@@ -99,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         for key, value in times.items():
             totals[key] += value
         name = path.name if len(path.name) <= 42 else path.name[:39] + "..."
-        print(f"{name:<44}{duration:9.1f}{duration / times['analyze']:11.1f}{duration / times['engine']:10.1f}{duration / times['offline batch']:9.1f}")
+        print(
+            f"{name:<44}{duration:9.1f}{duration / times['analyze']:11.1f}{duration / times['engine']:10.1f}{duration / times['offline batch']:9.1f}"
+        )
     numbers = {
         "x_realtime": audio_s / totals["analyze"],
         "x_realtime_engine_only": audio_s / totals["engine"],
@@ -109,7 +121,9 @@ def main(argv: list[str] | None = None) -> int:
         "model": f"{bundle_file} ({kind})",
         "machine": machine_line(),
     }
-    print(f"{'total':<44}{audio_s:9.1f}{numbers['x_realtime']:11.1f}{numbers['x_realtime_engine_only']:10.1f}{numbers['x_realtime_offline_batch']:9.1f}")
+    print(
+        f"{'total':<44}{audio_s:9.1f}{numbers['x_realtime']:11.1f}{numbers['x_realtime_engine_only']:10.1f}{numbers['x_realtime_offline_batch']:9.1f}"
+    )
     print(f"machine: {numbers['machine']}")
     write_json(args.json, numbers)
     return 0

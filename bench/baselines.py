@@ -177,7 +177,9 @@ def fit_with_cv(x: np.ndarray, y: np.ndarray, groups: Sequence[str], n_classes: 
 def baseline_row(train_x: np.ndarray, test_x: np.ndarray, train: list[Clip], test: list[Clip]) -> dict:
     """High/low valence and arousal and quadrant regressions on one feature set, scored on ``test``."""
     groups = [clip.group for clip in train]
-    targets = {split: np.array([(c.valence, c.arousal) for c in clips]) for split, clips in (("train", train), ("test", test))}
+    targets = {
+        split: np.array([(c.valence, c.arousal) for c in clips]) for split, clips in (("train", train), ("test", test))
+    }
     row: dict = {}
     for column, dimension in enumerate(("valence", "arousal")):
         high = (targets["train"][:, column] > 0).astype(int)
@@ -209,7 +211,11 @@ def held_out_clips(recipe_path: Path) -> tuple[list[Clip], list[Clip], str]:
     clips = read_dataset(source.kind, source.resolved_path(), **source.options)
     held_out = {clip.key for clip in split_source(source, clips, recipe.data)[1][split]}
     # The regressions may learn from every clip the model could (its training and validation clips).
-    return [c for c in clips if c.key not in held_out], [c for c in clips if c.key in held_out], f"{split} split of {name!r}"
+    return (
+        [c for c in clips if c.key not in held_out],
+        [c for c in clips if c.key in held_out],
+        f"{split} split of {name!r}",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -241,7 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if feature_set in features:
             x = np.stack([f[key] for f in features[feature_set]])
             results[title] = baseline_row(x[: len(train)], x[len(train) :], train, test)
-    print(f"{len(test)} clips of the {split} ({len(train)} training clips); accuracy / F1, quadrant accuracy / macro-F1")
+    print(
+        f"{len(test)} clips of the {split} ({len(train)} training clips); accuracy / F1, quadrant accuracy / macro-F1"
+    )
     print(f"{'baseline':<72}{'valence':>14}{'arousal':>14}{'quadrant':>14}")
     for title, row in results.items():
         cells = [f"{row[d]['accuracy']:.3f}/{row[d]['f1']:.3f}" for d in ("valence", "arousal")]

@@ -44,7 +44,12 @@ def timings_ms(fn, repeats: int, warmup: int = 3) -> tuple[np.ndarray, float]:
 
 def summary(ms: tuple[np.ndarray, float]) -> dict[str, float]:
     wall, cpu = ms
-    return {"mean_ms": float(wall.mean()), "p50_ms": float(np.percentile(wall, 50)), "p99_ms": float(np.percentile(wall, 99)), "cpu_ms": cpu}
+    return {
+        "mean_ms": float(wall.mean()),
+        "p50_ms": float(np.percentile(wall, 50)),
+        "p99_ms": float(np.percentile(wall, 99)),
+        "cpu_ms": cpu,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
 
     model = load_musicnn()
     rng = np.random.default_rng(0)
-    patches = {frames: torch.from_numpy(rng.uniform(0, 3, (1, frames, 96)).astype(np.float32)) for frames in PATCH_LENGTHS}
+    patches = {
+        frames: torch.from_numpy(rng.uniform(0, 3, (1, frames, 96)).astype(np.float32)) for frames in PATCH_LENGTHS
+    }
     clip = torch.from_numpy(rng.uniform(0, 3, (10, PATCH_FRAMES, 96)).astype(np.float32))
     audio = (0.1 * rng.standard_normal(ENGINE_RATE * 20)).astype(np.float32)
     updates_per_s = ENGINE_RATE / UPDATE_SAMPLES
@@ -64,20 +71,30 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(threads)
         with torch.inference_mode():
             patch_ms = {frames: timings_ms(lambda: model(patch), args.repeats) for frames, patch in patches.items()}
-            clip_ms = {batch: timings_ms(lambda: [model(part) for part in clip.split(batch)], max(5, args.repeats // 6)) for batch in (2, 10)}
+            clip_ms = {
+                batch: timings_ms(lambda: [model(part) for part in clip.split(batch)], max(5, args.repeats // 6))
+                for batch in (2, 10)
+            }
             stream = MusicnnMelStream(ENGINE_RATE)
             blocks = iter(np.array_split(audio, audio.size // UPDATE_SAMPLES))
-            front_ms = timings_ms(lambda: stream.push(next(blocks)), min(args.repeats * 10, audio.size // UPDATE_SAMPLES - 5))
+            front_ms = timings_ms(
+                lambda: stream.push(next(blocks)), min(args.repeats * 10, audio.size // UPDATE_SAMPLES - 5)
+            )
         results[f"{threads}_thread"] = {
             **{f"patch_{frames}_frames": summary(ms) for frames, ms in patch_ms.items()},
-            **{f"clip_30s_batch{batch}": {**summary(ms), "x_real_time": 30_000 / float(np.median(ms[0]))} for batch, ms in clip_ms.items()},
+            **{
+                f"clip_30s_batch{batch}": {**summary(ms), "x_real_time": 30_000 / float(np.median(ms[0]))}
+                for batch, ms in clip_ms.items()
+            },
             "frontend_per_update": summary(front_ms),
         }
 
     print(f"{'measurement':28s} {'threads':>7s} {'mean ms':>9s} {'p50 ms':>9s} {'p99 ms':>9s} {'CPU ms':>9s}")
     for key, entry in results.items():
         for name, row in entry.items():
-            print(f"{name:28s} {key[0]:>7s} {row['mean_ms']:9.3f} {row['p50_ms']:9.3f} {row['p99_ms']:9.3f} {row['cpu_ms']:9.3f}")
+            print(
+                f"{name:28s} {key[0]:>7s} {row['mean_ms']:9.3f} {row['p50_ms']:9.3f} {row['p99_ms']:9.3f} {row['cpu_ms']:9.3f}"
+            )
     for key, entry in results.items():
         for batch in (2, 10):
             speed = entry[f"clip_30s_batch{batch}"]["x_real_time"]
@@ -88,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         f"\nlive third view: the whole patch ending now every k updates ({updates_per_s:.1f} updates/s);"
         f" budgets p99 <= {BUDGET_P99_MS} ms per update, <= {BUDGET_CORE_SHARE:.0%} of one core"
     )
-    print(f"{'frames':>6s} {'k':>4s} {'threads':>7s} {'p99 ms/update':>14s} {'core share':>11s} {'p99/budget':>11s} {'share/budget':>13s}")
+    print(
+        f"{'frames':>6s} {'k':>4s} {'threads':>7s} {'p99 ms/update':>14s} {'core share':>11s} {'p99/budget':>11s} {'share/budget':>13s}"
+    )
     for key, entry in results.items():
         threads = int(key[0])
         front_row = entry["frontend_per_update"]
@@ -97,8 +116,12 @@ def main(argv: list[str] | None = None) -> int:
             for k in (1, 4, 8, 16, 43):
                 p99 = patch_row["p99_ms"] + front_row["p99_ms"]
                 share = (patch_row["cpu_ms"] / k + front_row["cpu_ms"]) * updates_per_s / 1000
-                live.append({"frames": frames, "k": k, "threads": threads, "p99_ms_per_update": p99, "core_share": share})
-                print(f"{frames:6d} {k:4d} {threads:7d} {p99:14.2f} {share:11.1%} {p99 / BUDGET_P99_MS:11.2f} {share / BUDGET_CORE_SHARE:13.2f}")
+                live.append(
+                    {"frames": frames, "k": k, "threads": threads, "p99_ms_per_update": p99, "core_share": share}
+                )
+                print(
+                    f"{frames:6d} {k:4d} {threads:7d} {p99:14.2f} {share:11.1%} {p99 / BUDGET_P99_MS:11.2f} {share / BUDGET_CORE_SHARE:13.2f}"
+                )
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"measurements": results, "live": live, "updates_per_s": updates_per_s}, f, indent=2)

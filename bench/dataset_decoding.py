@@ -70,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         (f"front-end on {n_frontend} clips", frontend_s, frontend_audio_s / frontend_s if n_frontend else None),
     ]
     rate_counts = dict(sorted(rates.items()))
-    print(f"{len(clips)} clips, {audio_s / 60:.1f} min of audio, file rates {rate_counts}, torch threads {args.threads}")
+    print(
+        f"{len(clips)} clips, {audio_s / 60:.1f} min of audio, file rates {rate_counts}, torch threads {args.threads}"
+    )
     print(f"{'stage':<46} {'seconds':>9} {'x real time':>12}")
     for name, seconds, speed in rows:
         print(f"{name:<46} {seconds:>9.2f} {'' if speed is None else f'{speed:.0f}':>12}")

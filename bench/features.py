@@ -144,8 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     # Median over repeats of the ratio within each repeat: both sides of a ratio saw the same load.
     ratio = float(np.median(np.array(cpu["cochleagram_scipy"]) / np.array(cpu["cochleagram"])))
     load = os.getloadavg()[0]
-    print(f"{args.seconds:g} s of audio at {spec.sample_rate} Hz, median of {args.repeats}, one thread, "
-          f"load average {load:.1f}")
+    print(
+        f"{args.seconds:g} s of audio at {spec.sample_rate} Hz, median of {args.repeats}, one thread, "
+        f"load average {load:.1f}"
+    )
     print(f"{'case':<50} {'cpu ms/s':>9} {'x real time':>12} {'wall ms/s':>10}")
     for key, (label, _) in cases.items():
         print(f"{label:<50} {cpu_ms[key]:>9.2f} {1000 / cpu_ms[key]:>12.0f} {wall_ms[key]:>10.2f}")

@@ -151,7 +151,9 @@ def model_path(explicit: str | None, workdir: Path) -> tuple[Path, str]:
         return Path(explicit), "given bundle"
     if default_bundle_path().is_file():
         return default_bundle_path(), "trained default bundle"
-    return random_bundle(workdir / "random.safetensors", seed=0), "default config, RANDOM weights (no trained default bundle yet)"
+    return random_bundle(
+        workdir / "random.safetensors", seed=0
+    ), "default config, RANDOM weights (no trained default bundle yet)"
 
 
 def percentile(x: np.ndarray, q: float) -> float:
@@ -160,18 +162,23 @@ def percentile(x: np.ndarray, q: float) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--input", type=Path, help="music file (default: the first long OGG under data/music, made by python -m train.fetch_music --out data/music)")
+    parser.add_argument(
+        "--input",
+        type=Path,
+        help="music file (default: the first long OGG under data/music, made by python -m train.fetch_music --out data/music)",
+    )
     parser.add_argument("--seconds", type=float, default=60.0, help="seconds of music to stream (default 60)")
     parser.add_argument("--path", choices=("pulse", "file"), default="pulse", help="audio path (default pulse)")
     parser.add_argument("--model", help="model bundle (default: trained default, else random weights)")
-    parser.add_argument("--latency", type=float, default=None, help="sound-card input latency in s (default: configs/default.yaml)")
+    parser.add_argument(
+        "--latency", type=float, default=None, help="sound-card input latency in s (default: configs/default.yaml)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--receiver", nargs=2, metavar=("PORT_FILE", "OUT_FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.receiver:
         receiver_main(*args.receiver)
         return 0
-
 
     settings = StreamSettings()
     torch.set_num_threads(settings.engine.torch_threads)
@@ -206,11 +213,15 @@ def main(argv: list[str] | None = None) -> int:
                 path_used = "file"
         if path_used == "pulse":
             # sounddevice is imported (and PortAudio lists its devices) only now, with the virtual card up.
-            source = LiveSource(find_input_device("pulse"), RATE, latency, 1, 0, settings.engine.ring_seconds, StampingRing)
+            source = LiveSource(
+                find_input_device("pulse"), RATE, latency, 1, 0, settings.engine.ring_seconds, StampingRing
+            )
             device_latency = source.latency
         else:
             reader = RawFloat32Reader(io.BytesIO(music.astype("<f4").tobytes()), RATE, 1, name="music")
-            source = ThreadedSource(reader, "realtime", settings.engine.ring_seconds, 256, "music at real-time pace", StampingRing)
+            source = ThreadedSource(
+                reader, "realtime", settings.engine.ring_seconds, 256, "music at real-time pace", StampingRing
+            )
         engine = build_engine(bundle, source, emitters, settings.engine.smoothing_s, settings.engine.max_lag_s)
         runner = threading.Thread(target=lambda: result.setdefault("summary", engine.run(stop)))
         cleanup.callback(stop.set)
@@ -233,7 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     sound_arrival = stamp_times[np.minimum(block, stamp_times.size - 1)]
     # Match received bundles to updates by their audio time (float32 in the datagram).
     index = np.searchsorted(update_times, received["time"] - 1e-4)
-    ok = (index < update_times.size) & (np.abs(update_times[np.minimum(index, update_times.size - 1)] - received["time"]) < 1e-3)
+    ok = (index < update_times.size) & (
+        np.abs(update_times[np.minimum(index, update_times.size - 1)] - received["time"]) < 1e-3
+    )
     latency_ms = 1000 * (received["arrival"][ok] - sound_arrival[index[ok]])
     per_token = bundle.model.frames_per_token * bundle.spec.hop
     token_span_ms = 1000 * per_token / RATE
@@ -259,7 +272,9 @@ def main(argv: list[str] | None = None) -> int:
         "device_overflows": int(summary.device_overflows),
         "device_input_latency_ms": 1000 * device_latency,
         "audio_s": float(summary.audio_s),
-        "path": "PulseAudio null sink -> PortAudio callback" if path_used == "pulse" else "file at real-time pace (thread, no callback)",
+        "path": "PulseAudio null sink -> PortAudio callback"
+        if path_used == "pulse"
+        else "file at real-time pace (thread, no callback)",
         "music": str(music_file),
         "model": f"{bundle_file} ({bundle_kind})",
         "machine": machine_line(),

@@ -68,7 +68,11 @@ def main(argv: list[str] | None = None) -> int:
             if mode == "paced":
                 time.sleep(max(0.0, interval_s - (time.perf_counter() - wall0)))
 
-    results: dict[str, object] = {"update_interval_ms": 1000 * interval_s, "model": f"{path} ({kind})", "music": str(music_file)}
+    results: dict[str, object] = {
+        "update_interval_ms": 1000 * interval_s,
+        "model": f"{path} ({kind})",
+        "music": str(music_file),
+    }
     print(f"\none update = {update_samples} samples = {1000 * interval_s:.1f} ms of audio")
     print(f"{'mode':<14}{'updates':>8}{'wall p50 ms':>13}{'wall p99 ms':>13}{'CPU ms':>9}{'% one core':>12}")
     for mode in MODES:
@@ -82,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_percent_one_core": float(100 * c.mean() / (1000 * interval_s)),
         }
         row = results[key]
-        print(f"{mode:<14}{w.size:>8}{row['wall_p50_ms']:>13.2f}{row['wall_p99_ms']:>13.2f}{row['cpu_ms_per_update']:>9.2f}{row['cpu_percent_one_core']:>12.1f}")
+        print(
+            f"{mode:<14}{w.size:>8}{row['wall_p50_ms']:>13.2f}{row['wall_p99_ms']:>13.2f}{row['cpu_ms_per_update']:>9.2f}{row['cpu_percent_one_core']:>12.1f}"
+        )
     ratio = results["paced"]["cpu_ms_per_update"] / results["back_to_back"]["cpu_ms_per_update"]
     results["paced_over_back_to_back_cpu"] = ratio
     results["machine"] = machine_line()

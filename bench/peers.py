@@ -121,12 +121,19 @@ def read_labels(path: str | Path, files: Sequence[Path]) -> np.ndarray:
             value = (parse_label(path, row, "valence", SIGNED_UNIT), parse_label(path, row, "arousal", SIGNED_UNIT))
             _add_label(path, row.line, Path(row.cells["file"]).stem, value, labels, lines)
     else:
-        raise DatasetError(f"{path}:1: expected columns 'Song,Quadrant' or 'file,valence,arousal' (found: {', '.join(header)})")
+        raise DatasetError(
+            f"{path}:1: expected columns 'Song,Quadrant' or 'file,valence,arousal' (found: {', '.join(header)})"
+        )
     return np.array([labels.get(f.stem, (math.nan, math.nan)) for f in files], dtype=np.float64).reshape(-1, 2)
 
 
 def _add_label(
-    path: Path, line: int, stem: str, value: tuple[float, float], labels: dict[str, tuple[float, float]], lines: dict[str, int]
+    path: Path,
+    line: int,
+    stem: str,
+    value: tuple[float, float],
+    labels: dict[str, tuple[float, float]],
+    lines: dict[str, int],
 ) -> None:
     if stem in labels:
         raise DatasetError(f"{path}:{line}: '{stem}' is labelled again (first at line {lines[stem]})")
@@ -164,8 +171,12 @@ def holdout_from_card(card: dict[str, Any], where: str) -> tuple[list[Path], np.
         )
     missing = [clip.track_id for clip in held_out if clip.audio_path is None]
     if missing:
-        raise BundleError(f"{where}: {split} source {name!r} has no audio files (e.g. {missing[0]}): it cannot be analysed")
-    return [clip.audio_path for clip in held_out], np.array([(c.valence, c.arousal) for c in held_out], dtype=np.float64)
+        raise BundleError(
+            f"{where}: {split} source {name!r} has no audio files (e.g. {missing[0]}): it cannot be analysed"
+        )
+    return [clip.audio_path for clip in held_out], np.array(
+        [(c.valence, c.arousal) for c in held_out], dtype=np.float64
+    )
 
 
 # ----------------------------------------------------------------------------------------------- scoring
@@ -188,7 +199,10 @@ def score(target_va: np.ndarray, damer_va: np.ndarray, vibenet_ve: np.ndarray) -
         ``{system}_acc_{arousal,valence,quadrant}``, ``{system}_auc_{arousal,valence}`` and ``n_scored``.
     """
     # 2x - 1 maps vibenet's threshold 0.5 onto 0 exactly and keeps the order (same AUC).
-    predictions = {"damer": np.asarray(damer_va, dtype=np.float64), "vibenet": 2.0 * np.asarray(vibenet_ve, dtype=np.float64) - 1.0}
+    predictions = {
+        "damer": np.asarray(damer_va, dtype=np.float64),
+        "vibenet": 2.0 * np.asarray(vibenet_ve, dtype=np.float64) - 1.0,
+    }
     result: dict[str, float] = {}
     for system, predicted in predictions.items():
         report = va_metrics(target_va, predicted)
@@ -216,7 +230,18 @@ def run_damer(files: Sequence[Path], bundle: Path, threads: int, workdir: Path) 
     config = workdir / "settings.yaml"
     config.write_text(f"engine:\n  torch_threads: {threads}\n  smoothing_s: 0.0\n", encoding="utf-8")
     out = workdir / "damer"
-    argv = ["analyze", *map(str, files), "--out", str(out), "--model", str(bundle), "--config", str(config), "--device", "cpu"]
+    argv = [
+        "analyze",
+        *map(str, files),
+        "--out",
+        str(out),
+        "--model",
+        str(bundle),
+        "--config",
+        str(config),
+        "--device",
+        "cpu",
+    ]
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
         status = damer_main(argv)
@@ -230,7 +255,9 @@ def run_damer(files: Sequence[Path], bundle: Path, threads: int, workdir: Path) 
     values = []
     for path, result in zip(files, results, strict=True):
         if result["status"] != "ok" or result["valence"]["mean"] is None:
-            raise AudioError(f"{path}: damer analyze gave no output ({result.get('reason', 'too short for one update')})")
+            raise AudioError(
+                f"{path}: damer analyze gave no output ({result.get('reason', 'too short for one update')})"
+            )
         values.append((result["valence"]["mean"], result["arousal"]["mean"]))
     return wall, np.array(values, dtype=np.float64)
 
@@ -240,7 +267,9 @@ def vibenet_available() -> bool:
     return importlib.util.find_spec("vibenet") is not None and importlib.util.find_spec("onnxruntime") is not None
 
 
-def run_vibenet(files: Sequence[Path], threads: int, progress: Callable[[Sequence[Path]], Any] = list) -> tuple[float, np.ndarray]:
+def run_vibenet(
+    files: Sequence[Path], threads: int, progress: Callable[[Sequence[Path]], Any] = list
+) -> tuple[float, np.ndarray]:
     """Run vibenet's pipeline over ``files`` with an onnxruntime session of ``threads`` intra-op threads.
 
     Args:
@@ -335,7 +364,13 @@ def compare(
         "spearman_valence": spearman(damer_va[:, 0], vibenet_ve[:, 0]),
         "spearman_arousal": spearman(damer_va[:, 1], vibenet_ve[:, 1]),
         "clips": [
-            {"file": str(path), "damer_valence": d[0], "damer_arousal": d[1], "vibenet_valence": v[0], "vibenet_energy": v[1]}
+            {
+                "file": str(path),
+                "damer_valence": d[0],
+                "damer_arousal": d[1],
+                "vibenet_valence": v[0],
+                "vibenet_energy": v[1],
+            }
             for path, d, v in zip(files, damer_va.tolist(), vibenet_ve.tolist(), strict=True)
         ],
     }
@@ -367,9 +402,13 @@ def _json_safe(value: Any) -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.peers", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="*", metavar="PATH", help="sound files or folders of them")
-    parser.add_argument("--labels", metavar="CSV", help="4Q annotations (Song,Quadrant) or file,valence,arousal in [-1, 1]")
     parser.add_argument(
-        "--holdout-from-bundle", action="store_true", help="analyse and score the held-out (test, else validation) clips named by the bundle's card"
+        "--labels", metavar="CSV", help="4Q annotations (Song,Quadrant) or file,valence,arousal in [-1, 1]"
+    )
+    parser.add_argument(
+        "--holdout-from-bundle",
+        action="store_true",
+        help="analyse and score the held-out (test, else validation) clips named by the bundle's card",
     )
     parser.add_argument("--model", metavar="BUNDLE", help="damer model bundle (default: the shipped default model)")
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads of each system (default 1)")
@@ -385,7 +424,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     bundle = Path(args.model) if args.model else default_bundle_path()
     try:
         if not bundle.is_file():
-            raise BundleError(f"{bundle}: no such model bundle (the default model is not trained yet? pass --model BUNDLE)")
+            raise BundleError(
+                f"{bundle}: no such model bundle (the default model is not trained yet? pass --model BUNDLE)"
+            )
         if args.holdout_from_bundle:
             files, target_va = holdout_from_card(load_bundle(bundle, "cpu").card, str(bundle))
             labels = f"held-out clips of {bundle.name}"
@@ -394,7 +435,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             target_va = read_labels(args.labels, files) if args.labels else None
             labels = str(args.labels)
             if target_va is not None and np.isnan(target_va).any(axis=1).all():
-                raise DatasetError(f"{args.labels}: labels none of the {len(files)} file(s) (rows are matched by file stem)")
+                raise DatasetError(
+                    f"{args.labels}: labels none of the {len(files)} file(s) (rows are matched by file stem)"
+                )
         with tempfile.TemporaryDirectory(prefix="damer-peers-") as workdir:
             numbers = compare(files, bundle, args.threads, target_va, labels, Path(workdir))
     except DamerError as exc:

@@ -111,7 +111,11 @@ def markdown(tracks: list[dict], signals: list[dict]) -> str:
         within = [np.mean([row[f"{d}_sd"] for row in rows]) for d in ("valence", "arousal")]
         lines.append(f"| {package} | {len(rows)} | {v.mean():+.2f} ({v.std():.2f}) | {a.mean():+.2f} ({a.std():.2f}) | "
                      f"{within[0]:.2f} / {within[1]:.2f} |")  # fmt: skip
-    lines += ["", "| track | min | valence mean ± sd | arousal mean ± sd | time in Q1/Q2/Q3/Q4 |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| track | min | valence mean ± sd | arousal mean ± sd | time in Q1/Q2/Q3/Q4 |",
+        "|---|---|---|---|---|",
+    ]
     for row in tracks:
         shares = "/".join(f"{share:.0%}" for share in row["quadrant_shares"])
         lines.append(f"| {row['track']} | {row['minutes']:.1f} | {row['valence_mean']:+.2f} ± {row['valence_sd']:.2f} | "
@@ -126,8 +130,12 @@ def markdown(tracks: list[dict], signals: list[dict]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, default=default_bundle_path(), help="model bundle (default: the shipped one)")
-    parser.add_argument("--music", type=Path, default=Path("data/music"), help="folder with manifest.csv (default data/music)")
+    parser.add_argument(
+        "--model", type=Path, default=default_bundle_path(), help="model bundle (default: the shipped one)"
+    )
+    parser.add_argument(
+        "--music", type=Path, default=Path("data/music"), help="folder with manifest.csv (default data/music)"
+    )
     parser.add_argument("--json", type=Path, help="write the rows here")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)

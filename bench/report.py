@@ -11,7 +11,9 @@ from typing import Any
 
 def machine_line() -> str:
     """Processor, core count and the 1-minute load average now (other load on a shared machine skews timings)."""
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}"
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}"
+    )
 
 
 def write_json(path: Path | None, numbers: dict[str, Any]) -> None:

@@ -121,7 +121,9 @@ class Playlist:
                 self._current = self._openers[self._next % len(self._openers)]()
                 self._next += 1
                 if int(self._current.sample_rate) != self.sample_rate:
-                    raise ValueError(f"{self._current.name}: {self._current.sample_rate} Hz in a {self.sample_rate} Hz playlist")
+                    raise ValueError(
+                        f"{self._current.name}: {self._current.sample_rate} Hz in a {self.sample_rate} Hz playlist"
+                    )
             block = self._current.read(min(max_frames, self._left))
             if block.size:
                 self._left -= block.size
@@ -191,7 +193,9 @@ class SoakProbe:
         hour = self.hours[index]
         hour.compute.add(update.compute_s)
         hour.updates += 1
-        if not all(math.isfinite(v) for v in (update.valence, update.arousal, update.p_high_valence, update.p_high_arousal)):
+        if not all(
+            math.isfinite(v) for v in (update.valence, update.arousal, update.p_high_valence, update.p_high_arousal)
+        ):
             self.nonfinite_outputs += 1
         if update.time >= self._next_sample:
             sample = process_sample()
@@ -232,7 +236,10 @@ def main(argv: list[str] | None = None) -> int:
         bundle_file, kind = default_bundle_path(), "trained default bundle"
     else:
         workdir = Path(tempfile.mkdtemp(prefix="damer-soak-"))
-        bundle_file, kind = random_bundle(workdir / "random.safetensors", seed=0), "default config, RANDOM weights (no trained default bundle yet)"
+        bundle_file, kind = (
+            random_bundle(workdir / "random.safetensors", seed=0),
+            "default config, RANDOM weights (no trained default bundle yet)",
+        )
     bundle = load_model(str(bundle_file), "cpu")
     tracks = music_tracks(args.music) if args.music.is_dir() else []
     openers: list[Callable[[], object]] = []
@@ -242,9 +249,14 @@ def main(argv: list[str] | None = None) -> int:
         openers.append(lambda seed=i: SyntheticSegment(args.synthetic_seconds, seed))
     playlist = Playlist(openers, RATE, args.hours * 3600)
     print(describe_bundle(bundle) + f" [{kind}]")
-    print(f"playlist: {len(tracks)} music tracks from {args.music} and {len(openers) - len(tracks)} synthetic segments "
-          f"of {args.synthetic_seconds:.0f} s, {RATE} Hz, looped to {args.hours:g} h of audio")
-    print(f"{'hour':>4}{'updates':>9}{'RSS MB':>9}{'fds':>6}{'threads':>8}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms':>9}{'wall s':>9}", flush=True)
+    print(
+        f"playlist: {len(tracks)} music tracks from {args.music} and {len(openers) - len(tracks)} synthetic segments "
+        f"of {args.synthetic_seconds:.0f} s, {RATE} Hz, looped to {args.hours:g} h of audio"
+    )
+    print(
+        f"{'hour':>4}{'updates':>9}{'RSS MB':>9}{'fds':>6}{'threads':>8}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms':>9}{'wall s':>9}",
+        flush=True,
+    )
     probe = SoakProbe(args.sample_every, lambda index, hour: print(_row(index, hour), flush=True))
     source = ThreadedSource(playlist, "fast", settings.engine.ring_seconds, FAST_BLOCK, "soak playlist, fast pace")
     engine = build_engine(bundle, source, [probe], 0.0, settings.engine.max_lag_s)
@@ -290,14 +302,20 @@ def main(argv: list[str] | None = None) -> int:
         "nonfinite_outputs == 0": numbers["nonfinite_outputs"] == 0,
     }
     numbers["targets_met"] = targets
-    print(f"audio {numbers['audio_hours']:.2f} h in {summary.wall_s / 60:.1f} min ({numbers['x_realtime']:.1f}x real time), "
-          f"{summary.updates} updates, {playlist.segments_played} segments played")
-    print(f"RSS {numbers['rss_start_mb']:.1f} MB after {args.warm_up:g} min -> {numbers['rss_end_mb']:.1f} MB "
-          f"({numbers['rss_growth_percent']:+.2f} %); most fds / threads: first hour {max(s['fds'] for s in first_window)} / "
-          f"{max(s['threads'] for s in first_window)}, last hour {max(s['fds'] for s in last_window)} / {max(s['threads'] for s in last_window)}")
-    print(f"compute p99 first hour {numbers['compute_p99_ms_first_hour']:.3f} ms, last hour {numbers['compute_p99_ms_last_hour']:.3f} ms "
-          f"(ratio {p99_ratio:.3f}); overruns {summary.overrun_s:.3f} s, skips {summary.skips}; "
-          f"non-finite outputs {probe.nonfinite_outputs} (non-finite input samples {summary.nonfinite_samples})")
+    print(
+        f"audio {numbers['audio_hours']:.2f} h in {summary.wall_s / 60:.1f} min ({numbers['x_realtime']:.1f}x real time), "
+        f"{summary.updates} updates, {playlist.segments_played} segments played"
+    )
+    print(
+        f"RSS {numbers['rss_start_mb']:.1f} MB after {args.warm_up:g} min -> {numbers['rss_end_mb']:.1f} MB "
+        f"({numbers['rss_growth_percent']:+.2f} %); most fds / threads: first hour {max(s['fds'] for s in first_window)} / "
+        f"{max(s['threads'] for s in first_window)}, last hour {max(s['fds'] for s in last_window)} / {max(s['threads'] for s in last_window)}"
+    )
+    print(
+        f"compute p99 first hour {numbers['compute_p99_ms_first_hour']:.3f} ms, last hour {numbers['compute_p99_ms_last_hour']:.3f} ms "
+        f"(ratio {p99_ratio:.3f}); overruns {summary.overrun_s:.3f} s, skips {summary.skips}; "
+        f"non-finite outputs {probe.nonfinite_outputs} (non-finite input samples {summary.nonfinite_samples})"
+    )
     for target, met in targets.items():
         print(f"{'PASS' if met else 'FAIL'}  {target}")
     print(f"machine: {numbers['machine']}")

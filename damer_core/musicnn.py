@@ -138,7 +138,8 @@ class Musicnn(nn.Module):
         super().__init__()
         self.input_norm = nn.BatchNorm2d(1, eps=_BN_EPS)
         self.timbral = nn.ModuleList(
-            _FrequencyPooledConv(204, (7, bands), time_padding=(3, 3)) for bands in (int(0.4 * N_MELS), int(0.7 * N_MELS))
+            _FrequencyPooledConv(204, (7, bands), time_padding=(3, 3))
+            for bands in (int(0.4 * N_MELS), int(0.7 * N_MELS))
         )
         self.temporal = nn.ModuleList(
             _FrequencyPooledConv(51, (frames, 1), time_padding=_same_padding(frames)) for frames in (128, 64, 32)
@@ -181,7 +182,9 @@ class Musicnn(nn.Module):
         """Dense layers on the time-pooled features: ``max_pool``, ``mean_pool`` ``(..., 753)`` ->
         ``(penultimate (..., 200), logits (..., 50))``."""
         pooled = torch.stack([max_pool, mean_pool], dim=-1).flatten(-2)
-        penultimate = _moving_batch_norm(torch.relu(self.dense(_moving_batch_norm(pooled, self.pool_norm))), self.dense_norm)
+        penultimate = _moving_batch_norm(
+            torch.relu(self.dense(_moving_batch_norm(pooled, self.pool_norm))), self.dense_norm
+        )
         return penultimate, self.classifier(penultimate)
 
 
@@ -205,10 +208,14 @@ def load_musicnn(path: str | Path | None = None) -> Musicnn:
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
     if missing or unexpected:
-        raise BundleError(f"musicnn weights {path} do not match the architecture: missing {missing[:3]}, unexpected {unexpected[:3]}")
+        raise BundleError(
+            f"musicnn weights {path} do not match the architecture: missing {missing[:3]}, unexpected {unexpected[:3]}"
+        )
     for name, tensor in tensors.items():
         if tensor.shape != expected[name].shape:
-            raise BundleError(f"musicnn weights {path}: {name} has shape {tuple(tensor.shape)}, expected {tuple(expected[name].shape)}")
+            raise BundleError(
+                f"musicnn weights {path}: {name} has shape {tuple(tensor.shape)}, expected {tuple(expected[name].shape)}"
+            )
         if not tensor.is_floating_point() or not torch.isfinite(tensor).all():
             raise BundleError(f"musicnn weights {path}: {name} is not finite floating point ({tensor.dtype})")
     model.load_state_dict({name: tensor.to(torch.float32) for name, tensor in tensors.items()}, strict=False)

@@ -177,7 +177,9 @@ class CausalMusicnn(nn.Module):
         self.timbral = nn.ModuleList(_ConvColumns(branch.conv, branch.norm) for branch in network.timbral)
         self.timbral_delays = [delay(branch.kernel) for branch in self.timbral]
         self.temporal = _TemporalColumns([(b.conv, b.norm, delay(b.conv.kernel_size[0])) for b in network.temporal])
-        self.history = max(self.temporal.span - 1, *(b.kernel - 1 + d for b, d in zip(self.timbral, self.timbral_delays)))
+        self.history = max(
+            self.temporal.span - 1, *(b.kernel - 1 + d for b, d in zip(self.timbral, self.timbral_delays))
+        )
         self.midend = nn.ModuleList(_ConvColumns(layer.conv, layer.norm) for layer in network.midend)
         mid_lag = _lookahead(MIDEND_KERNEL) if aligned else 0
         n_mid = len(self.midend)
@@ -200,7 +202,9 @@ class CausalMusicnn(nn.Module):
         pool_scale, pool_shift = _folded_norm(network.pool_norm)
         weight = network.dense.weight.detach()  # (200, 1506), inputs interleaved (max, mean) per channel
         folded = weight * pool_scale
-        self.register_buffer("dense_weight", torch.cat((folded[:, 0::2], folded[:, 1::2]), dim=1).t().contiguous(), persistent=False)
+        self.register_buffer(
+            "dense_weight", torch.cat((folded[:, 0::2], folded[:, 1::2]), dim=1).t().contiguous(), persistent=False
+        )
         self.register_buffer("dense_bias", network.dense.bias.detach() + weight @ pool_shift, persistent=False)
         dense_scale, dense_shift = _folded_norm(network.dense_norm)
         self.register_buffer("dense_scale", dense_scale, persistent=False)
@@ -267,7 +271,9 @@ class CausalMusicnn(nn.Module):
         max_pool, mean_pool = self._pool(features, columns, state, new_state)
         return max_pool, mean_pool, new_state
 
-    def _pool(self, features: torch.Tensor, columns: int, state: State, new_state: State) -> tuple[torch.Tensor, torch.Tensor]:
+    def _pool(
+        self, features: torch.Tensor, columns: int, state: State, new_state: State
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Max and mean over the valid columns among the last ``pool_frames`` of each new column."""
         k, window = features.shape[0], self.pool_frames
         new_state["columns"] = state["columns"] + k

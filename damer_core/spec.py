@@ -220,4 +220,6 @@ class FeatureSpec:
             return out
 
         mine, theirs = flatten(self.to_dict()), flatten(other.to_dict())
-        return [f"{k}: {mine.get(k)!r} != {theirs.get(k)!r}" for k in sorted(mine | theirs) if mine.get(k) != theirs.get(k)]
+        return [
+            f"{k}: {mine.get(k)!r} != {theirs.get(k)!r}" for k in sorted(mine | theirs) if mine.get(k) != theirs.get(k)
+        ]

@@ -38,7 +38,9 @@ announced length) gets a warning: MP3 headers only estimate the length (encoder 
 them differ by ~0.1 s), a truncated download differs by much more."""
 
 
-def analyze_file(path: Path, out: Path, stem: str, bundle: Bundle, settings: StreamSettings, stop: threading.Event) -> dict[str, Any]:
+def analyze_file(
+    path: Path, out: Path, stem: str, bundle: Bundle, settings: StreamSettings, stop: threading.Event
+) -> dict[str, Any]:
     """Run the engine over one file (fast pace) and write its CSV, JSON and PNG atomically.
 
     Returns:
@@ -102,12 +104,19 @@ def _warnings(reader: SoundFileReader, summary: RunSummary) -> list[str]:
     shortfall = reader.duration - summary.audio_s
     seconds, fraction = SHORT_OF_HEADER
     if shortfall > seconds and shortfall > fraction * reader.duration:
-        warnings.append(f"decoded {summary.audio_s:.2f} s of the {reader.duration:.2f} s the header announces (truncated?)")
+        warnings.append(
+            f"decoded {summary.audio_s:.2f} s of the {reader.duration:.2f} s the header announces (truncated?)"
+        )
     return warnings
 
 
 def _file_summary(
-    path: Path, reader: SoundFileReader, bundle: Bundle, settings: StreamSettings, summary: RunSummary, table: dict[str, np.ndarray]
+    path: Path,
+    reader: SoundFileReader,
+    bundle: Bundle,
+    settings: StreamSettings,
+    summary: RunSummary,
+    table: dict[str, np.ndarray],
 ) -> dict[str, Any]:
     valence, arousal = table["valence"], table["arousal"]
 

@@ -98,7 +98,13 @@ def describe_bundle(bundle: Bundle) -> str:
 # ---------------------------------------------------------------------------------------------- sources
 
 
-_AUDIO_SUFFIXES = {f".{name.lower()}" for name in soundfile.available_formats()} | {".mp3", ".ogg", ".oga", ".opus", ".aif"}
+_AUDIO_SUFFIXES = {f".{name.lower()}" for name in soundfile.available_formats()} | {
+    ".mp3",
+    ".ogg",
+    ".oga",
+    ".opus",
+    ".aif",
+}
 
 
 def looks_like_file(text: str) -> bool:
@@ -133,7 +139,9 @@ def open_source(
         block = settings.blocksize or (REALTIME_FILE_BLOCK if pace == "realtime" else FAST_BLOCK)
         return file_source(SoundFileReader(text), pace, ring_seconds, block, ring_factory)
     device = find_input_device(text)
-    return LiveSource(device, spec.sample_rate, settings.latency, settings.channels, settings.blocksize, ring_seconds, ring_factory)
+    return LiveSource(
+        device, spec.sample_rate, settings.latency, settings.channels, settings.blocksize, ring_seconds, ring_factory
+    )
 
 
 @dataclass(frozen=True)
@@ -143,7 +151,9 @@ class Fallback:
     reason: str
 
 
-def open_default_or_demo(settings: InputSettings, spec: FeatureSpec, ring_seconds: float) -> tuple[Source, Fallback | None]:
+def open_default_or_demo(
+    settings: InputSettings, spec: FeatureSpec, ring_seconds: float
+) -> tuple[Source, Fallback | None]:
     """The default input device; when there is none (or no PortAudio), the demo clip at real-time pace."""
     try:
         return open_source(settings, spec, ring_seconds), None

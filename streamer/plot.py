@@ -10,7 +10,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 
-def plot_valence_arousal(times: np.ndarray, valence: np.ndarray, arousal: np.ndarray, title: str, path: str | Path) -> None:
+def plot_valence_arousal(
+    times: np.ndarray, valence: np.ndarray, arousal: np.ndarray, title: str, path: str | Path
+) -> None:
     """Write a PNG: left, V and A against audio time (s); right, the (V, A) path coloured by time.
 
     Args:
@@ -33,7 +35,14 @@ def plot_valence_arousal(times: np.ndarray, valence: np.ndarray, arousal: np.nda
     plane.plot(valence, arousal, color="0.7", linewidth=0.5, zorder=1)
     points = plane.scatter(valence, arousal, c=times, cmap="viridis", s=4, zorder=2)
     figure.colorbar(points, ax=plane, label="time (s)")
-    plane.set(xlabel="valence", ylabel="arousal", xlim=(-1.05, 1.05), ylim=(-1.05, 1.05), aspect="equal", title="valence-arousal path")
+    plane.set(
+        xlabel="valence",
+        ylabel="arousal",
+        xlim=(-1.05, 1.05),
+        ylim=(-1.05, 1.05),
+        aspect="equal",
+        title="valence-arousal path",
+    )
     with warnings.catch_warnings():
         # A title in a script the font lacks (CJK file names) is drawn with placeholder boxes; saying so
         # once per glyph on the terminal would bury the one-line reports.

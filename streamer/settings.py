@@ -76,7 +76,12 @@ class InputSettings:
             require(0.0 < self.latency <= 2.0, "latency", "in (0, 2] seconds or 'low'/'high'", self.latency)
         require(self.channels is None or 1 <= self.channels <= 64, "channels", "null or 1..64", self.channels)
         require(0 <= self.blocksize <= 65536, "blocksize", "in 0..65536 frames", self.blocksize)
-        require(self.stdin_rate is None or 1000 <= self.stdin_rate <= 768000, "stdin_rate", "null or 1000..768000 Hz", self.stdin_rate)
+        require(
+            self.stdin_rate is None or 1000 <= self.stdin_rate <= 768000,
+            "stdin_rate",
+            "null or 1000..768000 Hz",
+            self.stdin_rate,
+        )
         require(1 <= self.stdin_channels <= 64, "stdin_channels", "in 1..64", self.stdin_channels)
 
 

@@ -52,6 +52,8 @@ def applicable_variants(recipe: TrainRecipe) -> tuple[str, ...]:
     recipe both reads the musicnn view and distils it."""
     musicnn = recipe.features.musicnn is not None and recipe.distill.enabled and "musicnn" in recipe.model.views
     return BASIC_VARIANTS + (MUSICNN_VARIANTS if musicnn else ())
+
+
 COLUMNS = (
     ("V acc", ("valence", "accuracy")),
     ("A acc", ("arousal", "accuracy")),

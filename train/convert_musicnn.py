@@ -57,7 +57,13 @@ _BATCH_NORMS = {
     "batch_normalization_9": "pool_norm",
     "batch_normalization_10": "dense_norm",
 }
-_FREQUENCY_CONVS = {"conv2d": "timbral.0.conv", "conv2d_1": "timbral.1.conv", "conv2d_2": "temporal.0.conv", "conv2d_3": "temporal.1.conv", "conv2d_4": "temporal.2.conv"}
+_FREQUENCY_CONVS = {
+    "conv2d": "timbral.0.conv",
+    "conv2d_1": "timbral.1.conv",
+    "conv2d_2": "temporal.0.conv",
+    "conv2d_3": "temporal.1.conv",
+    "conv2d_4": "temporal.2.conv",
+}
 _TIME_CONVS = {"conv2d_5": "midend.0.conv", "conv2d_6": "midend.1.conv", "conv2d_7": "midend.2.conv"}
 _DENSE = {"dense": "dense", "dense_1": "classifier"}
 _BN_FIELDS = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean", "moving_variance": "running_var"}
@@ -112,7 +118,9 @@ def synthetic_music(seconds: float, rng: np.random.Generator) -> np.ndarray:
         for i, start in enumerate(range(0, section, step)):
             seg = t[: min(step, section - start)]
             f0 = 440.0 * 2 ** ((midi[i % midi.size] - 69) / 12)
-            tone = sum(np.sin(2 * np.pi * f0 * k * seg + rng.uniform(0, 2 * np.pi)) / k for k in range(1, harmonics + 1))
+            tone = sum(
+                np.sin(2 * np.pi * f0 * k * seg + rng.uniform(0, 2 * np.pi)) / k for k in range(1, harmonics + 1)
+            )
             out[start : start + seg.size] = level * tone * np.exp(-seg * 3.0) * np.minimum(1.0, seg * 200)
         return out
 
@@ -120,7 +128,10 @@ def synthetic_music(seconds: float, rng: np.random.Generator) -> np.ndarray:
     beat = np.zeros(section)
     for start in range(0, section, SAMPLE_RATE // 4):
         seg = t[: min(SAMPLE_RATE // 4, section - start)]
-        hit = rng.normal(size=seg.size) * np.exp(-seg * 40) * 0.3 + np.sin(2 * np.pi * (120 - 200 * seg) * seg) * np.exp(-seg * 15) * 0.6
+        hit = (
+            rng.normal(size=seg.size) * np.exp(-seg * 40) * 0.3
+            + np.sin(2 * np.pi * (120 - 200 * seg) * seg) * np.exp(-seg * 15) * 0.6
+        )
         beat[start : start + seg.size] = hit
     drums = beat + notes(rng.integers(33, 45, 8), 0.25, 3, 0.3)
     pad = 0.01 * notes(rng.integers(55, 72, 4), 1.0, 4, 1.0) + 1e-4 * rng.normal(size=section)
@@ -132,7 +143,9 @@ def librosa_log_mel(audio: np.ndarray) -> np.ndarray:
     """musicnn's log-Mel as its pipeline computes it, but in float32 and with left-aligned frames: ``(T, 96)``."""
     import librosa
 
-    power = librosa.feature.melspectrogram(y=audio, sr=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS, center=False)
+    power = librosa.feature.melspectrogram(
+        y=audio, sr=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS, center=False
+    )
     return np.log10(10000.0 * power.T.astype(np.float32) + 1.0).astype(np.float32)
 
 
@@ -148,7 +161,12 @@ def tensorflow_outputs(prefix: str, patches: list[np.ndarray]) -> list[dict[str,
         x = tf.compat.v1.placeholder(tf.float32, [None, None, N_MELS])
         is_training = tf.compat.v1.placeholder(tf.bool)
         logits, *_, mean_pool, max_pool, penultimate = models.define_model(x, is_training, "MSD_musicnn", 50)
-        fetches = {"taggram": tf.nn.sigmoid(logits), "penultimate": penultimate, "max_pool": max_pool, "mean_pool": mean_pool}
+        fetches = {
+            "taggram": tf.nn.sigmoid(logits),
+            "penultimate": penultimate,
+            "max_pool": max_pool,
+            "mean_pool": mean_pool,
+        }
         with tf.compat.v1.Session(graph=graph) as session:
             tf.compat.v1.train.Saver().restore(session, prefix)
             return [session.run(fetches, feed_dict={x: batch, is_training: False}) for batch in patches]
@@ -158,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="safetensors file to write")
     parser.add_argument("--fixture", type=Path, default=DEFAULT_FIXTURE, help="parity fixture (.npz) to write")
-    parser.add_argument("--dtype", choices=("float32", "float16"), default="float32", help="storage dtype of the weights")
+    parser.add_argument(
+        "--dtype", choices=("float32", "float16"), default="float32", help="storage dtype of the weights"
+    )
     args = parser.parse_args(argv)
 
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # the wheel's graph uses tf.compat.v1.layers
@@ -189,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     arrays.update({"audio_16k": front_audio, "librosa_log_mel": librosa_log_mel(front_audio)})
     args.fixture.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.fixture, **arrays)
-    print(f"wrote {args.weights} ({args.weights.stat().st_size} bytes, {args.dtype}) and {args.fixture} ({args.fixture.stat().st_size} bytes)")
+    print(
+        f"wrote {args.weights} ({args.weights.stat().st_size} bytes, {args.dtype}) and {args.fixture} ({args.fixture.stat().st_size} bytes)"
+    )
     return 0
 
 

@@ -226,7 +226,9 @@ def split_source(
     trained, held_out = list(members), {}
     for name, split in (("test", data.test), ("validation", data.validation)):
         if source.name == split.source and trained:
-            trained, held_out[name] = ([], trained) if split.fraction >= 1.0 else group_split(trained, split.fraction, split.seed)
+            trained, held_out[name] = (
+                ([], trained) if split.fraction >= 1.0 else group_split(trained, split.fraction, split.seed)
+            )
     return trained, held_out
 
 
@@ -315,7 +317,9 @@ def check_source_spec(source: SourceConfig, clips: Sequence[Clip], spec: Feature
             )
 
 
-def input_stats(store: FeatureStore, indices: np.ndarray, max_clips: int, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def input_stats(
+    store: FeatureStore, indices: np.ndarray, max_clips: int, seed: int
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per-bin mean and standard deviation of every view over every frame of the training clips ``indices``
     (a seeded sample of ``max_clips`` of them when ``max_clips`` > 0), accumulated in float64.
 

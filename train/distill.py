@@ -109,10 +109,15 @@ class Distiller(nn.Module):
         probe_logits = self.probe(goal)
         high = (torch.nan_to_num(target, nan=0.0) > 0).float()
         probe_bce = weighted_mean(
-            F.binary_cross_entropy_with_logits(probe_logits, high, reduction="none"), label_weights(target, token_weight)
+            F.binary_cross_entropy_with_logits(probe_logits, high, reduction="none"),
+            label_weights(target, token_weight),
         )
         loss = c.weight * fused + c.view_weight * views + c.probe_weight * probe_bce
-        parts = {"distill": float(fused.detach()), "distill_views": float(views.detach()), "probe_bce": float(probe_bce.detach())}
+        parts = {
+            "distill": float(fused.detach()),
+            "distill_views": float(views.detach()),
+            "probe_bce": float(probe_bce.detach()),
+        }
         if step >= c.probe_start_step and c.probe_pseudo_weight > 0:
             candidates = torch.isnan(target) & valid.unsqueeze(-1)
             p_high = torch.sigmoid(probe_logits.detach())

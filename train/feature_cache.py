@@ -146,8 +146,12 @@ class FeatureCache:
             return self._discard(entry, f"unreadable ({exc})")
         expected = (self.spec.mel.n_mels, self.spec.cochleagram.n_channels)
         if (
-            mel.ndim != 2 or coch.ndim != 2 or (mel.shape[1], coch.shape[1]) != expected
-            or mel.shape[0] != coch.shape[0] or mel.dtype != self.storage_dtype or coch.dtype != self.storage_dtype
+            mel.ndim != 2
+            or coch.ndim != 2
+            or (mel.shape[1], coch.shape[1]) != expected
+            or mel.shape[0] != coch.shape[0]
+            or mel.dtype != self.storage_dtype
+            or coch.dtype != self.storage_dtype
         ):
             return self._discard(entry, f"holds mel {mel.shape} {mel.dtype} and coch {coch.shape} {coch.dtype}")
         if musicnn is not None and (

@@ -90,8 +90,9 @@ def licence_for(installed_path: str, stanzas: list[tuple[list[str], str]]) -> st
     against every suffix of the installed path."""
     found = None
     for patterns, licence in stanzas:
-        if any(fnmatch.fnmatchcase(installed_path, p) or fnmatch.fnmatchcase(installed_path, "*/" + p)
-               for p in patterns):
+        if any(
+            fnmatch.fnmatchcase(installed_path, p) or fnmatch.fnmatchcase(installed_path, "*/" + p) for p in patterns
+        ):
             found = licence
     return found
 
@@ -103,7 +104,7 @@ def music_tracks(root: Path) -> list[tuple[Path, PurePosixPath]]:
         parts = path.relative_to(root).parts
         if MUSIC_FOLDER in parts[:-1]:
             last = len(parts) - 1 - parts[::-1].index(MUSIC_FOLDER)
-            found.append((path, PurePosixPath(*parts[last + 1:])))
+            found.append((path, PurePosixPath(*parts[last + 1 :])))
     return found
 
 
@@ -145,11 +146,18 @@ def fetch_package(package: str, out_dir: Path) -> list[Track]:
             if licence is None:
                 raise ConfigError(f"{package}: no licence for {installed} in its copyright file")
             info = soundfile.info(str(target))
-            tracks.append(Track(
-                track=target.relative_to(out_dir).as_posix(), package=package, version=version,
-                licence=licence, duration_s=round(info.frames / info.samplerate, 3),
-                sample_rate=info.samplerate, channels=info.channels, bytes=target.stat().st_size,
-            ))
+            tracks.append(
+                Track(
+                    track=target.relative_to(out_dir).as_posix(),
+                    package=package,
+                    version=version,
+                    licence=licence,
+                    duration_s=round(info.frames / info.samplerate, 3),
+                    sample_rate=info.samplerate,
+                    channels=info.channels,
+                    bytes=target.stat().st_size,
+                )
+            )
     if not tracks:
         raise DeviceError(f"{package}: no Ogg tracks below a '{MUSIC_FOLDER}/' folder")
     return tracks
@@ -161,11 +169,19 @@ def read_manifest(out_dir: Path) -> list[Track]:
     if not path.exists():
         return []
     with path.open(newline="", encoding="utf-8") as handle:
-        return [Track(track=row["track"], package=row["package"], version=row["version"],
-                      licence=row["licence"], duration_s=float(row["duration_s"]),
-                      sample_rate=int(row["sample_rate"]), channels=int(row["channels"]),
-                      bytes=int(row["bytes"]))
-                for row in csv.DictReader(handle)]
+        return [
+            Track(
+                track=row["track"],
+                package=row["package"],
+                version=row["version"],
+                licence=row["licence"],
+                duration_s=float(row["duration_s"]),
+                sample_rate=int(row["sample_rate"]),
+                channels=int(row["channels"]),
+                bytes=int(row["bytes"]),
+            )
+            for row in csv.DictReader(handle)
+        ]
 
 
 def write_manifest(out_dir: Path, tracks: Sequence[Track]) -> None:
@@ -183,7 +199,8 @@ def write_manifest(out_dir: Path, tracks: Sequence[Track]) -> None:
 def is_complete(out_dir: Path, tracks: Sequence[Track]) -> bool:
     """Whether every track of a package's manifest rows is on disk with its recorded size."""
     return bool(tracks) and all(
-        (out_dir / t.track).is_file() and (out_dir / t.track).stat().st_size == t.bytes for t in tracks)
+        (out_dir / t.track).is_file() and (out_dir / t.track).stat().st_size == t.bytes for t in tracks
+    )
 
 
 def fetch_all(out_dir: Path, packages: Sequence[str]) -> list[Track]:
@@ -209,8 +226,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry: fetch the packages, print a one-line summary per package and in total."""
     parser = argparse.ArgumentParser(prog="python -m train.fetch_music", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for the tracks and manifest.csv")
-    parser.add_argument("--packages", nargs="+", default=list(PACKAGES), choices=list(PACKAGES),
-                        metavar="PACKAGE", help=f"Debian packages to fetch (default: {' '.join(PACKAGES)})")
+    parser.add_argument(
+        "--packages",
+        nargs="+",
+        default=list(PACKAGES),
+        choices=list(PACKAGES),
+        metavar="PACKAGE",
+        help=f"Debian packages to fetch (default: {' '.join(PACKAGES)})",
+    )
     args = parser.parse_args(argv)
     try:
         tracks = fetch_all(args.out, args.packages)

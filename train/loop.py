@@ -211,7 +211,9 @@ class Learner:
             output = self.trained(joined["mel"], joined["coch"], musicnn)
             loss, parts = supervised_loss(output, target, token_weight, recipe.losses)
             if distiller is not None:
-                distill_loss, distill_parts = distiller.loss(output, joined["musicnn"], target, token_weight, valid, step)
+                distill_loss, distill_parts = distiller.loss(
+                    output, joined["musicnn"], target, token_weight, valid, step
+                )
                 loss = loss + distill_loss
                 parts.update(distill_parts)
             if pcl is not None:

@@ -32,9 +32,7 @@ MIN_BANDWIDTH = 24.7
 _BANDWIDTH_FACTOR = 1.019
 """Ratio of a 4th-order gammatone's ``b`` parameter to the ERB (Patterson et al.)."""
 
-_ZERO_SPREADS = np.array(
-    [np.sqrt(3 + 2**1.5), -np.sqrt(3 + 2**1.5), np.sqrt(3 - 2**1.5), -np.sqrt(3 - 2**1.5)]
-)
+_ZERO_SPREADS = np.array([np.sqrt(3 + 2**1.5), -np.sqrt(3 + 2**1.5), np.sqrt(3 - 2**1.5), -np.sqrt(3 - 2**1.5)])
 """``s_k`` of the four sections' zeros ``r * (cos w + s_k * sin w)`` (Slaney's A11..A14)."""
 
 

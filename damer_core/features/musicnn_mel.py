@@ -109,7 +109,11 @@ class MusicnnMelStream:
         require(isinstance(sample_rate, int) and sample_rate > 0, "sample_rate", "a positive integer (Hz)", sample_rate)
         self.sample_rate = sample_rate
         self.dtype = np.dtype(dtype)
-        self._resampler = None if sample_rate == MUSICNN_SAMPLE_RATE else ResampleStream(sample_rate, MUSICNN_SAMPLE_RATE, MUSICNN_RESAMPLE_FILTER, dtype)
+        self._resampler = (
+            None
+            if sample_rate == MUSICNN_SAMPLE_RATE
+            else ResampleStream(sample_rate, MUSICNN_SAMPLE_RATE, MUSICNN_RESAMPLE_FILTER, dtype)
+        )
         self._transform = MusicnnLogMel(_TORCH_DTYPES[self.dtype])
         self.reset()
 

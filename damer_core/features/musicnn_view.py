@@ -101,7 +101,9 @@ class MusicnnViewStream:
     def set_state(self, state: dict[str, np.ndarray]) -> None:
         """Restore a state returned by :meth:`get_state`."""
         self._mel.set_state({k[len("mel.") :]: v for k, v in state.items() if k.startswith("mel.")})
-        self._state = {k[len("network.") :]: torch.from_numpy(np.array(v)) for k, v in state.items() if k.startswith("network.")}
+        self._state = {
+            k[len("network.") :]: torch.from_numpy(np.array(v)) for k, v in state.items() if k.startswith("network.")
+        }
         self._samples, self._frames = int(state["samples"]), int(state["frames"])
         self._columns = int(state["columns"])
         self._last = np.array(state["last"], dtype=np.float32)

@@ -57,7 +57,13 @@ class PolyphaseResample(torch.nn.Module):
     ``n < K``).
     """
 
-    def __init__(self, orig_freq: int, new_freq: int, lowpass: ResampleFilter = ResampleFilter(), dtype: torch.dtype = torch.float32) -> None:
+    def __init__(
+        self,
+        orig_freq: int,
+        new_freq: int,
+        lowpass: ResampleFilter = ResampleFilter(),
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
         super().__init__()
         rates_ok = all(isinstance(rate, int) and rate > 0 for rate in (orig_freq, new_freq)) and orig_freq != new_freq
         require(rates_ok, "sample rates", "two different positive integers (Hz)", (orig_freq, new_freq))
@@ -129,7 +135,11 @@ class ResampleStream:
     """
 
     def __init__(
-        self, orig_freq: int, new_freq: int, lowpass: ResampleFilter = ResampleFilter(), dtype: type[np.floating] = np.float32
+        self,
+        orig_freq: int,
+        new_freq: int,
+        lowpass: ResampleFilter = ResampleFilter(),
+        dtype: type[np.floating] = np.float32,
     ) -> None:
         self.dtype = np.dtype(dtype)
         self._transform = PolyphaseResample(orig_freq, new_freq, lowpass, _TORCH_DTYPES[self.dtype])

@@ -65,7 +65,9 @@ class DamerModel(nn.Module):
         self.spec = spec
         self.views = config.views
         if "musicnn" in self.views and spec.musicnn is None:
-            raise ConfigError("model.views: reads 'musicnn' but the feature spec has no musicnn view (features.musicnn)")
+            raise ConfigError(
+                "model.views: reads 'musicnn' but the feature spec has no musicnn view (features.musicnn)"
+            )
         self.n_bins = {
             "mel": spec.mel.n_mels,
             "cochleagram": spec.cochleagram.n_channels,

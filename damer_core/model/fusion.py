@@ -46,7 +46,9 @@ class DSAFBlock(nn.Module):
         )
         self.feed_forward = nn.ModuleDict({view: FeedForward(d_model, ffn_mult, dropout) for view in views})
         self.dropout = nn.Dropout(dropout)
-        self.cache_names = {direction: (f"{name}.{direction}.keys", f"{name}.{direction}.values") for direction in self.directions}
+        self.cache_names = {
+            direction: (f"{name}.{direction}.keys", f"{name}.{direction}.values") for direction in self.directions
+        }
 
     def forward(self, tokens: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Offline over ``(B, N, d)`` token streams, one per view."""

@@ -99,7 +99,10 @@ def run(args: argparse.Namespace) -> int:
         write_summary(complete=not stop.is_set())
     failed = [r for r in results if r["status"] != "ok"]
     if stop.is_set():
-        print(f"interrupted after {len(results)} of {len(args.files)} file(s); summary: {out / 'summary.json'}", file=sys.stderr)
+        print(
+            f"interrupted after {len(results)} of {len(args.files)} file(s); summary: {out / 'summary.json'}",
+            file=sys.stderr,
+        )
         return 130
     print(f"{len(results) - len(failed)} file(s) analysed, {len(failed)} failed; summary: {out / 'summary.json'}")
     return 1 if failed else 0

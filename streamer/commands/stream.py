@@ -47,15 +47,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="input device (index or part of its name, see 'damer devices'), a sound file, or '-' for raw "
         "float32 samples on stdin",
     )
-    parser.add_argument("--pace", choices=("realtime", "fast"), help="files and stdin: real-time pace or as fast as possible")
-    parser.add_argument("--osc", action="append", metavar="HOST:PORT", help="OSC target (repeat for several; default 127.0.0.1:9000)")
+    parser.add_argument(
+        "--pace", choices=("realtime", "fast"), help="files and stdin: real-time pace or as fast as possible"
+    )
+    parser.add_argument(
+        "--osc", action="append", metavar="HOST:PORT", help="OSC target (repeat for several; default 127.0.0.1:9000)"
+    )
     parser.add_argument("--no-osc", action="store_true", help="do not send OSC")
     parser.add_argument("--prefix", metavar="/ADDRESS", help="OSC address prefix (default /damer)")
     parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds of audio")
     parser.add_argument("--log", metavar="PATH", help="log every update to a .csv or .jsonl file")
     parser.add_argument("--latency", type=float, metavar="SECONDS", help="suggested sound-card input latency")
-    parser.add_argument("--stdin-rate", type=int, metavar="HZ", help="sample rate of raw float32 on stdin (default: the model's)")
-    parser.add_argument("--stdin-channels", type=int, metavar="N", help="interleaved channels of raw float32 on stdin (default 1)")
+    parser.add_argument(
+        "--stdin-rate", type=int, metavar="HZ", help="sample rate of raw float32 on stdin (default: the model's)"
+    )
+    parser.add_argument(
+        "--stdin-channels", type=int, metavar="N", help="interleaved channels of raw float32 on stdin (default 1)"
+    )
     parser.add_argument("--no-meter", action="store_true", help="no live meter line on the terminal")
     add_model_arguments(parser)
     parser.set_defaults(run=run)
@@ -92,7 +100,9 @@ def settings_from_args(args: argparse.Namespace) -> StreamSettings:
         data["osc"]["enabled"] = False
     if getattr(args, "no_meter", False):
         data["meter"] = False
-    return from_mapping(StreamSettings, data, where="command line" if args.config is None else f"{args.config} + command line")
+    return from_mapping(
+        StreamSettings, data, where="command line" if args.config is None else f"{args.config} + command line"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -140,7 +150,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"OSC: {', '.join(t.text for t in osc[0].targets)} under {osc[0].prefix}", flush=True)
     if settings.log.path:
         print(f"log: {Path(settings.log.path)}", flush=True)
-    engine = build_engine(bundle, source, emitters, settings.engine.smoothing_s, settings.engine.max_lag_s, args.duration)
+    engine = build_engine(
+        bundle, source, emitters, settings.engine.smoothing_s, settings.engine.max_lag_s, args.duration
+    )
     with stop_on_signals(threading.Event()) as stop:
         summary = engine.run(stop)
     if source.lost is not None:

@@ -95,7 +95,9 @@ def find_input_device(name_or_index: str | int | None) -> InputDevice:
     if name_or_index is None:
         device = default_input_device()
         if device is None:
-            raise DeviceError(f"no default audio input device; pick one with --input NAME (see 'damer devices') or {NO_INPUT_HINT}")
+            raise DeviceError(
+                f"no default audio input device; pick one with --input NAME (see 'damer devices') or {NO_INPUT_HINT}"
+            )
         return device
     text = str(name_or_index).strip()
     if text.isdigit():

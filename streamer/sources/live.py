@@ -28,7 +28,6 @@ from damer_core.errors import DeviceError
 from streamer.ring import RingBuffer
 from streamer.sources.devices import InputDevice, import_sounddevice
 
-
 STALL_TIMEOUT_S = 2.0
 """A started stream that delivers no sample for this long is taken as lost (a sound card delivers samples,
 zeros included, all the time; PortAudio's blocks are at most a fraction of a second)."""
@@ -67,7 +66,9 @@ class LiveSource:
         self.device = device
         self.channels = min(2, device.max_channels) if channels is None else int(channels)
         if not 1 <= self.channels <= device.max_channels:
-            raise DeviceError(f"input device {device.name!r} has {device.max_channels} input channel(s), asked for {self.channels}")
+            raise DeviceError(
+                f"input device {device.name!r} has {device.max_channels} input channel(s), asked for {self.channels}"
+            )
         self.sample_rate = self._pick_rate(target_rate)
         self.ring = ring_factory(max(int(round(ring_seconds * self.sample_rate)), 1))
         self.device_overflows = 0
@@ -102,7 +103,9 @@ class LiveSource:
 
     def _pick_rate(self, target_rate: int) -> int:
         try:
-            self._sd.check_input_settings(device=self.device.index, channels=self.channels, dtype="float32", samplerate=target_rate)
+            self._sd.check_input_settings(
+                device=self.device.index, channels=self.channels, dtype="float32", samplerate=target_rate
+            )
             return int(target_rate)
         except (self._sd.PortAudioError, ValueError):
             return int(round(self.device.default_rate))
@@ -156,7 +159,9 @@ class LiveSource:
         if arrived != self._seen_arrived:
             self._seen_arrived, self._seen_at = arrived, now
         elif now - self._seen_at > STALL_TIMEOUT_S and self.lost is None and not self._stopping:
-            self.lost = f"no audio from input device {self.device.describe()} for {STALL_TIMEOUT_S:.0f} s (stalled or gone)"
+            self.lost = (
+                f"no audio from input device {self.device.describe()} for {STALL_TIMEOUT_S:.0f} s (stalled or gone)"
+            )
         ended = self._stream.closed or not self._stream.active
         if ended and self.lost is None and not self._stopping:
             self.lost = (

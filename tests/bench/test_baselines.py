@@ -37,7 +37,14 @@ def test_baseline_row_scores_a_feature_that_gives_the_labels_away() -> None:
     def clips(n: int, offset: int) -> list[Clip]:
         va = rng.choice([-1.0, 1.0], size=(n, 2))
         return [
-            Clip(track_id=f"t{offset + i}", source="toy", group=f"g{(offset + i) % 17}", valence=v, arousal=a, audio_path=Path("x.wav"))
+            Clip(
+                track_id=f"t{offset + i}",
+                source="toy",
+                group=f"g{(offset + i) % 17}",
+                valence=v,
+                arousal=a,
+                audio_path=Path("x.wav"),
+            )
             for i, (v, a) in enumerate(va)
         ]
 
@@ -45,7 +52,9 @@ def test_baseline_row_scores_a_feature_that_gives_the_labels_away() -> None:
 
     def features(items: list[Clip]) -> np.ndarray:
         signs = np.array([(c.valence, c.arousal) for c in items])
-        return np.concatenate([signs + 0.1 * rng.standard_normal(signs.shape), rng.standard_normal((len(items), 3))], axis=1)
+        return np.concatenate(
+            [signs + 0.1 * rng.standard_normal(signs.shape), rng.standard_normal((len(items), 3))], axis=1
+        )
 
     row = baselines.baseline_row(features(train), features(test), train, test)
     for name in ("valence", "arousal", "quadrant"):

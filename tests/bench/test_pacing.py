@@ -17,7 +17,9 @@ def test_both_modes_are_timed_in_turns_and_reported(tmp_path: Path) -> None:
     t = np.arange(2 * 44100) / 44100
     soundfile.write(str(tone), (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32), 44100)
     out = tmp_path / "pacing.json"
-    assert pacing.main(["--input", str(tone), "--seconds", "1", "--turn", "10", "--warmup", "5", "--json", str(out)]) == 0
+    assert (
+        pacing.main(["--input", str(tone), "--seconds", "1", "--turn", "10", "--warmup", "5", "--json", str(out)]) == 0
+    )
     results = json.loads(out.read_text())
     interval = results["update_interval_ms"]
     assert 20 < interval < 25  # 512 samples at 22050 Hz

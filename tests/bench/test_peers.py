@@ -85,14 +85,19 @@ def write_four_q(root: Path) -> None:
              ("S5", "C", "Q1"), ("S6", "C", "Q3"), ("S7", "D", "Q2"), ("S8", "D", "Q4")]  # fmt: skip
     metadata = "Song,Artist,Quadrant,PQuad\n" + "".join(f"{s},{a},{q},0.8\n" for s, a, q in songs)
     (root / "panda_dataset_taffc_metadata.csv").write_text(metadata)
-    (root / "panda_dataset_taffc_annotations.csv").write_text("Song,Quadrant\n" + "".join(f"{s},{q}\n" for s, _, q in songs))
+    (root / "panda_dataset_taffc_annotations.csv").write_text(
+        "Song,Quadrant\n" + "".join(f"{s},{q}\n" for s, _, q in songs)
+    )
     for song, _, quadrant in songs:
         (root / quadrant).mkdir(exist_ok=True)
         (root / quadrant / f"{song}.mp3").touch()
 
 
 def card_for(root: Path, validation_clips: int) -> dict:
-    data = DataConfig(sources=(SourceConfig(kind="4q", path=str(root)),), validation=ValidationConfig(source="4q", fraction=0.5, seed=3))
+    data = DataConfig(
+        sources=(SourceConfig(kind="4q", path=str(root)),),
+        validation=ValidationConfig(source="4q", fraction=0.5, seed=3),
+    )
     return {"recipe": {"data": to_mapping(data)}, "data": [{"name": "4q", "validation_clips": validation_clips}]}
 
 
@@ -121,8 +126,13 @@ def test_holdout_from_card_refuses_changed_data_and_cards_without_a_split(tmp_pa
 def test_holdout_from_card_gives_the_test_split_when_the_recipe_has_one(tmp_path: Path) -> None:
     write_four_q(tmp_path)
     tested = group_split(read_dataset("4q", tmp_path), 0.5, seed=0)[1]
-    data = DataConfig(sources=(SourceConfig(kind="4q", path=str(tmp_path)),), test=ValidationConfig(source="4q", fraction=0.5, seed=0))
-    card = {"recipe": {"data": to_mapping(data)}, "data": [{"name": "4q", "validation_clips": 0, "test_clips": len(tested)}]}
+    data = DataConfig(
+        sources=(SourceConfig(kind="4q", path=str(tmp_path)),), test=ValidationConfig(source="4q", fraction=0.5, seed=0)
+    )
+    card = {
+        "recipe": {"data": to_mapping(data)},
+        "data": [{"name": "4q", "validation_clips": 0, "test_clips": len(tested)}],
+    }
     files, _ = peers.holdout_from_card(card, "bundle")
     assert files == [clip.audio_path for clip in tested]
     card["data"][0]["test_clips"] = 1
@@ -130,7 +140,9 @@ def test_holdout_from_card_gives_the_test_split_when_the_recipe_has_one(tmp_path
         peers.holdout_from_card(card, "bundle")
 
 
-def test_missing_peer_is_one_line_naming_the_extra(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+def test_missing_peer_is_one_line_naming_the_extra(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     monkeypatch.setattr(peers, "vibenet_available", lambda: False)
     assert peers.main(["whatever.wav"]) == 2
     error = capsys.readouterr().err

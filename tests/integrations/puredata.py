@@ -168,7 +168,9 @@ def io_counts(box: PdBox) -> tuple[int, int]:
 
 def ready_probe(path: Path) -> Path:
     """Write a patch that prints :data:`READY` on load; opened last, it tells that Pd has created everything."""
-    path.write_text("#N canvas 0 50 300 200 12;\n#X obj 20 20 loadbang;\n#X obj 20 50 print READY;\n#X connect 0 0 1 0;\n")
+    path.write_text(
+        "#N canvas 0 50 300 200 12;\n#X obj 20 20 loadbang;\n#X obj 20 50 print READY;\n#X connect 0 0 1 0;\n"
+    )
     return path
 
 
@@ -223,7 +225,9 @@ class PureData:
             try:
                 line = self.lines.get(timeout=timeout)
             except queue.Empty:
-                raise AssertionError(f"only {len(got)} of {n} {prefix!r} lines within {timeout} s of each other") from None
+                raise AssertionError(
+                    f"only {len(got)} of {n} {prefix!r} lines within {timeout} s of each other"
+                ) from None
             if line.startswith(prefix):
                 got.append(line[len(prefix) :])
         return got

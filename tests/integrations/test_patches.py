@@ -105,8 +105,9 @@ def test_max_patch_routes_every_address_to_a_display(max_patch: dict) -> None:
     (unpack,) = fed_by(route["id"], 0)
     assert unpack["text"] == "unpack f f"
     (pad,) = [b for b in boxes.values() if b["maxclass"] == "pictslider"]
-    for outlet, (pad_inlet, low, high) in enumerate([(0, pad["leftvalue"], pad["rightvalue"]),
-                                                    (1, pad["bottomvalue"], pad["topvalue"])]):
+    for outlet, (pad_inlet, low, high) in enumerate(
+        [(0, pad["leftvalue"], pad["rightvalue"]), (1, pad["bottomvalue"], pad["topvalue"])]
+    ):
         (scale,) = fed_by(unpack["id"], outlet)
         assert [float(v) for v in scale["text"].split()[1:]] == [-1.0, 1.0, low, high]
         assert (scale["id"], 0, pad["id"], pad_inlet) in lines

@@ -65,9 +65,26 @@ def sends_probe(path: Path) -> Path:
 def stream(bundle_path: Path, wav: Path, port: int, log: Path) -> np.ndarray:
     """Run ``damer stream`` on ``wav`` as fast as it goes to 127.0.0.1:``port``; its CSV log as a record array."""
     result = subprocess.run(
-        [sys.executable, "-m", "damer_core.cli", "stream", "--input", str(wav), "--pace", "fast", "--osc", f"127.0.0.1:{port}",
-         "--model", str(bundle_path), "--log", str(log), "--no-meter"],
-        capture_output=True, text=True, timeout=180,
+        [
+            sys.executable,
+            "-m",
+            "damer_core.cli",
+            "stream",
+            "--input",
+            str(wav),
+            "--pace",
+            "fast",
+            "--osc",
+            f"127.0.0.1:{port}",
+            "--model",
+            str(bundle_path),
+            "--log",
+            str(log),
+            "--no-meter",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert result.returncode == 0, result.stderr
     table = np.genfromtxt(log, delimiter=",", names=True)
@@ -95,8 +112,9 @@ def assert_quiet(pd: PureData) -> None:
     assert not problems, problems
 
 
-def test_pd_oscparse_receives_every_message_in_order_with_its_values(pd_starts, bundle_path: Path, write_wav,
-                                                                     tmp_path: Path) -> None:
+def test_pd_oscparse_receives_every_message_in_order_with_its_values(
+    pd_starts, bundle_path: Path, write_wav, tmp_path: Path
+) -> None:
     port = free_udp_port()
     pd = PureData([raw_probe(tmp_path / "probe.pd", port), ready_probe(tmp_path / "ready.pd")])
     try:
@@ -110,11 +128,18 @@ def test_pd_oscparse_receives_every_message_in_order_with_its_values(pd_starts, 
     assert n > 80
     # [oscparse] unpacks each bundle into its six messages, in the bundle's order, the address split at '/'.
     assert [address for address, _ in received] == [
-        "damer va", "damer valence", "damer arousal", "damer valence p_high", "damer arousal p_high", "damer time"
+        "damer va",
+        "damer valence",
+        "damer arousal",
+        "damer valence p_high",
+        "damer arousal p_high",
+        "damer time",
     ] * n
     got = np.array([value for _, values in received for value in values]).reshape(n, 7)
-    want = np.stack([log["valence"], log["arousal"], log["valence"], log["arousal"], log["p_high_valence"],
-                     log["p_high_arousal"]], axis=1)
+    want = np.stack(
+        [log["valence"], log["arousal"], log["valence"], log["arousal"], log["p_high_valence"], log["p_high_arousal"]],
+        axis=1,
+    )
     np.testing.assert_allclose(got[:, :6], f32(want), rtol=PRINT_RTOL, atol=0)
     np.testing.assert_allclose(got[:, 6], f32(log["time"]), rtol=PRINT_RTOL, atol=1e-6)  # the log keeps 6 decimals
 
@@ -135,7 +160,14 @@ def test_example_patch_shows_the_streamed_values(pd_starts, bundle_path: Path, w
     finally:
         pd.close()
     # Per update the pad's dot moves first (/damer/va leads the bundle), then the five single values.
-    assert [name for name, _ in received] == ["dot", "valence", "arousal", "valence-p-high", "arousal-p-high", "time"] * n
+    assert [name for name, _ in received] == [
+        "dot",
+        "valence",
+        "arousal",
+        "valence-p-high",
+        "arousal-p-high",
+        "time",
+    ] * n
     assert all(value.startswith("pos ") for _, value in received[::6])
     dots = np.array([value.split()[1:] for _, value in received[::6]], dtype=float)
     singles = np.array([float(value) for i, (_, value) in enumerate(received) if i % 6]).reshape(n, 5)

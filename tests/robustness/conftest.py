@@ -52,7 +52,10 @@ def permission_respecting(probe_dir: Path) -> tuple[Callable[[], None] | None, s
     try:
         probe = subprocess.run(
             [sys.executable, "-c", f"open({str(locked)!r}, 'rb')"],
-            preexec_fn=_drop_permission_override, capture_output=True, text=True, timeout=60,
+            preexec_fn=_drop_permission_override,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     except (subprocess.SubprocessError, OSError) as exc:
         return None, f"running as root and cannot drop CAP_DAC_OVERRIDE ({exc})"

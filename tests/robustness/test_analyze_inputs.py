@@ -74,7 +74,9 @@ def run_sweep(root: Path, bundle_path: Path) -> Sweep:
             lines[int(match[1])] = match[3]
     used: set[str] = set()
     stems = [unique_stem(Path(name).stem, used) for name in files]
-    return Sweep(paths, stems, root / "out", root / "alone", lines, stray, run.stdout, run.stderr, run.returncode, no_permissions)
+    return Sweep(
+        paths, stems, root / "out", root / "alone", lines, stray, run.stdout, run.stderr, run.returncode, no_permissions
+    )
 
 
 def test_corpus_of_bad_inputs_beside_good_files(tmp_path: Path, bundle_path: Path, subtests) -> None:

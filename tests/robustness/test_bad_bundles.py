@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -18,8 +17,8 @@ import soundfile
 import torch
 
 from damer_core.bundle import weights_checksum
-from damer_core.spec import FeatureSpec
 from damer_core.cli import main
+from damer_core.spec import FeatureSpec
 from tests.robustness.corpus import RATE, good_audio
 from tests.train.conftest import tiny_run_dir  # noqa: F401 - a fixture
 
@@ -88,15 +87,24 @@ def _pickle(marker: Path) -> Callable[[Path, Path], None]:
 def _cases(marker: Path) -> dict[str, tuple[Callable[[Path, Path], None], str]]:
     """File name -> (how to make it from a good bundle, the reason its error must give)."""
     return {
-        "truncated.safetensors": (lambda g, p: p.write_bytes(g.read_bytes()[: g.stat().st_size // 2]), "corrupt or truncated"),
+        "truncated.safetensors": (
+            lambda g, p: p.write_bytes(g.read_bytes()[: g.stat().st_size // 2]),
+            "corrupt or truncated",
+        ),
         "header_cut.safetensors": (lambda g, p: p.write_bytes(g.read_bytes()[:5]), "corrupt or truncated"),
         "empty.safetensors": (lambda g, p: p.write_bytes(b""), "corrupt or truncated"),
         "weight_bit_flipped.safetensors": (_flip(100), "weights do not match their checksum"),
-        "header_bit_flipped.safetensors": (_flip(None, offset=40), "corrupt or truncated|not valid JSON|does not match|lacks"),
+        "header_bit_flipped.safetensors": (
+            _flip(None, offset=40),
+            "corrupt or truncated|not valid JSON|does not match|lacks",
+        ),
         "pickle.safetensors": (_pickle(marker), "pickled PyTorch file.*never unpickles"),
         "pickle.pt": (_pickle(marker), "pickled PyTorch file.*never unpickles"),
         "spec_altered.safetensors": (_rewritten(_alter_spec), "feature spec does not match its hash"),
-        "wrong_shape.safetensors": (_rewritten(_wrong_shape), r"tensor '.*' has shape \(\d+, \d+\), the model config needs"),
+        "wrong_shape.safetensors": (
+            _rewritten(_wrong_shape),
+            r"tensor '.*' has shape \(\d+, \d+\), the model config needs",
+        ),
         "precomputed_features.safetensors": (_rewritten(_precomputed_features), "precomputed 'memo2496' features"),
         "a folder.safetensors": (lambda g, p: p.mkdir(), "a folder, not a model bundle file"),
         "missing.safetensors": (lambda g, p: None, "no such model bundle"),
@@ -108,7 +116,9 @@ CASE_NAMES = list(_cases(Path("marker")))
 
 @pytest.mark.parametrize("command", ["analyze", "stream"])
 @pytest.mark.parametrize("name", CASE_NAMES)
-def test_bad_bundle_is_refused_naming_the_problem(name: str, command: str, bundle_path: Path, tmp_path: Path, capsys) -> None:
+def test_bad_bundle_is_refused_naming_the_problem(
+    name: str, command: str, bundle_path: Path, tmp_path: Path, capsys
+) -> None:
     marker = tmp_path / "code-ran"
     make, reason = _cases(marker)[name]
     bad = tmp_path / name
@@ -119,7 +129,18 @@ def test_bad_bundle_is_refused_naming_the_problem(name: str, command: str, bundl
     if command == "analyze":
         args = ["analyze", str(music), "--out", str(out), "--model", str(bad)]
     else:
-        args = ["stream", "--input", str(music), "--pace", "fast", "--no-osc", "--log", str(out / "log.csv"), "--model", str(bad)]
+        args = [
+            "stream",
+            "--input",
+            str(music),
+            "--pace",
+            "fast",
+            "--no-osc",
+            "--log",
+            str(out / "log.csv"),
+            "--model",
+            str(bad),
+        ]
         out.mkdir()
     assert main(args) == 2
     captured = capsys.readouterr()
@@ -135,7 +156,10 @@ def _hostile_checkpoint(run_dir: Path) -> Path:
     """A ``checkpoint.pt`` in the output folder whose unpickling would create the returned marker file."""
     marker = run_dir / "code-ran"
     (run_dir / "run").mkdir()
-    torch.save({"format": "damer-train-checkpoint", "hook": _Payload(f"touch {marker}")}, str(run_dir / "run" / "checkpoint.pt"))
+    torch.save(
+        {"format": "damer-train-checkpoint", "hook": _Payload(f"touch {marker}")},
+        str(run_dir / "run" / "checkpoint.pt"),
+    )
     return marker
 
 

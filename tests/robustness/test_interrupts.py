@@ -56,8 +56,14 @@ def assert_first_file_correct(out: Path, bundle_path: Path) -> None:
     np.testing.assert_allclose(table["valence"], reference["va"][:, 0], rtol=0, atol=5e-5)
 
 
-@pytest.mark.parametrize("signals", [[signal.SIGINT], [signal.SIGTERM], [signal.SIGINT, signal.SIGINT]], ids=["SIGINT", "SIGTERM", "Ctrl-C twice"])
-def test_polite_stop_mid_file_keeps_the_finished_results(signals: list[int], inputs, bundle_path: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "signals",
+    [[signal.SIGINT], [signal.SIGTERM], [signal.SIGINT, signal.SIGINT]],
+    ids=["SIGINT", "SIGTERM", "Ctrl-C twice"],
+)
+def test_polite_stop_mid_file_keeps_the_finished_results(
+    signals: list[int], inputs, bundle_path: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     process = start(inputs, out, bundle_path)
     wait_for(out / "first.csv", process)
@@ -77,7 +83,10 @@ def test_polite_stop_mid_file_keeps_the_finished_results(signals: list[int], inp
         assert len(lines) == 3
         run = json.loads((out / "summary.json").read_text())
         assert run["complete"] is False
-        assert [(f["status"], f.get("reason")) for f in run["files"]] == [("ok", None), ("failed", f"{inputs['long']}: interrupted")]
+        assert [(f["status"], f.get("reason")) for f in run["files"]] == [
+            ("ok", None),
+            ("failed", f"{inputs['long']}: interrupted"),
+        ]
     elif lines[-1] == "damer analyze: interrupted":  # the second Ctrl-C came before the polite stop ended
         run = json.loads((out / "summary.json").read_text())
         assert [f["status"] for f in run["files"]] == ["ok"]
@@ -91,7 +100,9 @@ def test_polite_stop_mid_file_keeps_the_finished_results(signals: list[int], inp
 
 
 @pytest.mark.parametrize("delay", [0.3, 1.2])
-def test_sigkill_mid_file_leaves_no_partial_file_under_a_final_name(delay: float, inputs, bundle_path: Path, tmp_path: Path) -> None:
+def test_sigkill_mid_file_leaves_no_partial_file_under_a_final_name(
+    delay: float, inputs, bundle_path: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     process = start(inputs, out, bundle_path)
     wait_for(out / "first.csv", process)

@@ -41,8 +41,17 @@ class Player:
     def __init__(self, env: dict[str, str], seconds: float) -> None:
         audio = 0.4 * music_signal(seconds, SINK_RATE, seed=41)
         self.process = subprocess.Popen(
-            ["pacat", "--device=vsink", "--format=float32le", f"--rate={SINK_RATE}", "--channels=1", "--latency-msec=200"],
-            stdin=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+            [
+                "pacat",
+                "--device=vsink",
+                "--format=float32le",
+                f"--rate={SINK_RATE}",
+                "--channels=1",
+                "--latency-msec=200",
+            ],
+            stdin=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
         )
         self._thread = threading.Thread(target=self._feed, args=(audio.astype("<f4").tobytes(),), daemon=True)
         self._thread.start()
@@ -64,7 +73,10 @@ def start_stream(env: dict[str, str], bundle_path: Path, *args: str) -> subproce
     """``damer stream --input pulse ARGS``, returned once it says which input it listens to."""
     process = subprocess.Popen(
         damer_command("stream", "--input", "pulse", "--model", str(bundle_path), "--no-meter", *args),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     assert process.stdout is not None
     for line in process.stdout:
@@ -115,13 +127,17 @@ def test_osc_receiver_killed_and_restarted(virtual_card, bundle_path: Path) -> N
     assert "Traceback" not in stderr
     first_damer = next(t for t, line in restarted.arrivals if "/damer/" in line and t >= restarted.listening_at)
     gap = first_damer - restarted.listening_at
-    print(f"receiver restarted: first bundle {1000 * gap:.1f} ms after it listened (one update = {1000 * UPDATE_S:.1f} ms)")
+    print(
+        f"receiver restarted: first bundle {1000 * gap:.1f} ms after it listened (one update = {1000 * UPDATE_S:.1f} ms)"
+    )
     assert gap < UPDATE_S + 0.05
     times_before = [m[3][0] for m in before if m[1] == "/damer/time"]
     times_after = [m[3][0] for m in after if m[1] == "/damer/time"]
     assert times_after[0] > times_before[-1] + 1.0  # the stream went on meanwhile
     assert np.allclose(np.diff(times_after), UPDATE_S, atol=1e-3)  # and sends every update again
-    sent, errors = re.match(r"(\d+); send errors: 127\.0\.0\.1:\d+: (\d+)", summary_value(stdout, "OSC bundles sent")).groups()
+    sent, errors = re.match(
+        r"(\d+); send errors: 127\.0\.0\.1:\d+: (\d+)", summary_value(stdout, "OSC bundles sent")
+    ).groups()
     assert int(errors) > 0 and int(sent) + int(errors) == int(summary_value(stdout, "updates"))
     assert summary_value(stdout, "stopped by") == "stop request"
 
@@ -134,7 +150,9 @@ def test_input_device_removed_mid_stream(fault: str, private_card, bundle_path: 
     pid = int((runtime / "pulse" / "pid").read_text())
     try:
         deadline = time.monotonic() + 60
-        while (not (tmp_path / "log.csv").exists() or len((tmp_path / "log.csv").read_text().splitlines()) < 40) and time.monotonic() < deadline:
+        while (
+            not (tmp_path / "log.csv").exists() or len((tmp_path / "log.csv").read_text().splitlines()) < 40
+        ) and time.monotonic() < deadline:
             time.sleep(0.05)
         if fault == "server killed":
             subprocess.run(["pulseaudio", "--kill"], env=env, timeout=30)
@@ -152,7 +170,11 @@ def test_input_device_removed_mid_stream(fault: str, private_card, bundle_path: 
     print(f"{fault}: damer stream ended {took:.2f} s later with status {process.returncode}")
     assert process.returncode == 1
     assert "Traceback" not in stderr
-    reason = "stopped delivering audio" if fault == "server killed" else f"no audio from input device .* for {STALL_TIMEOUT_S:.0f} s"
+    reason = (
+        "stopped delivering audio"
+        if fault == "server killed"
+        else f"no audio from input device .* for {STALL_TIMEOUT_S:.0f} s"
+    )
     assert re.search(rf"^stopped by: input lost: .*{reason}", stdout, re.MULTILINE), stdout
     assert re.search(rf"^damer stream: input lost: .*{reason}", stderr, re.MULTILINE), stderr
     assert took < STALL_TIMEOUT_S * 2 + 5
@@ -161,7 +183,9 @@ def test_input_device_removed_mid_stream(fault: str, private_card, bundle_path: 
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_signal_mid_stream_ends_with_a_summary_and_nothing_lost(signum: int, virtual_card, bundle_path: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_signal_mid_stream_ends_with_a_summary_and_nothing_lost(
+    signum: int, virtual_card, bundle_path: Path, tmp_path: Path
+) -> None:  # noqa: F811
     receiver = PythonOscReceiver()
     player = Player(virtual_card, 30.0)
     log = tmp_path / "log.csv"
@@ -209,7 +233,9 @@ class SlowOutput:
 
 
 def run_live(env: dict[str, str], bundle: Bundle, output: SlowOutput, seconds: float, ring_seconds: float = 4.0):
-    source = LiveSource(find_input_device("pulse"), 22050, latency=0.02, channels=1, blocksize=0, ring_seconds=ring_seconds)
+    source = LiveSource(
+        find_input_device("pulse"), 22050, latency=0.02, channels=1, blocksize=0, ring_seconds=ring_seconds
+    )
     engine = build_engine(bundle, source, [output], smoothing_s=0.0, max_lag_s=0.25)
     stop = threading.Event()
     result = {}

@@ -27,7 +27,11 @@ from tests.robustness.conftest import assert_outputs_whole, damer_command
 from tests.robustness.corpus import RATE, good_audio
 
 COARSE = FeatureSpec(
-    sample_rate=8000, hop=1024, win_length=2048, mel=MelSpec(n_mels=16), cochleagram=CochleagramSpec(n_channels=8, f_max=3500.0)
+    sample_rate=8000,
+    hop=1024,
+    win_length=2048,
+    mel=MelSpec(n_mels=16),
+    cochleagram=CochleagramSpec(n_channels=8, f_max=3500.0),
 )
 LONG_RATE = 8000
 HOURS = 2.0
@@ -50,7 +54,8 @@ def analyze_measured(files: list[Path], out: Path, bundle: Path, log: Path) -> t
     with log.open("w") as output:
         process = subprocess.Popen(
             damer_command("analyze", *map(str, files), "--out", str(out), "--model", str(bundle)),
-            stdout=output, stderr=subprocess.STDOUT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
         )
         _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -86,7 +91,8 @@ def test_two_hour_file_streams_in_bounded_memory(tmp_path: Path, write_wav) -> N
         np.testing.assert_allclose(
             np.loadtxt(tmp_path / "long" / f"{stem}.csv", delimiter=",", skiprows=1),
             np.loadtxt(tmp_path / "minute" / f"{stem}.csv", delimiter=",", skiprows=1),
-            rtol=0, atol=1e-5,
+            rtol=0,
+            atol=1e-5,
         )
     run = json.loads((tmp_path / "long" / "summary.json").read_text())
     assert [f["status"] for f in run["files"]] == ["ok", "ok", "ok"]

@@ -99,7 +99,13 @@ def test_front_end_is_finite_and_streams_like_offline(spec: FeatureSpec, audio: 
 
 
 @PROPERTY_SETTINGS
-@given(audio=signals, sizes=splits, where=st.floats(0, 1), burst=st.integers(1, 300), value=st.sampled_from([np.nan, np.inf, -np.inf]))
+@given(
+    audio=signals,
+    sizes=splits,
+    where=st.floats(0, 1),
+    burst=st.integers(1, 300),
+    value=st.sampled_from([np.nan, np.inf, -np.inf]),
+)
 def test_nan_burst_is_refused_and_leaves_the_stream_untouched(audio, sizes, where, burst, value) -> None:
     spec = SPECS["hop100-win300"]
     parts = blocks(audio, sizes)
@@ -136,7 +142,9 @@ def test_model_streams_like_offline_with_finite_outputs(model: DamerModel, audio
     for got, want in zip(streamed, (offline.va, offline.logits)):
         assert torch.isfinite(got).all()
         if want.numel():
-            assert float((got.double() - want.double()).norm() / want.double().norm().clamp_min(1e-12)) < MODEL_TOLERANCE
+            assert (
+                float((got.double() - want.double()).norm() / want.double().norm().clamp_min(1e-12)) < MODEL_TOLERANCE
+            )
 
 
 @pytest.mark.parametrize("spec", SPECS.values(), ids=SPECS.keys())

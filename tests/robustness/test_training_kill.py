@@ -42,7 +42,9 @@ def run_until_killed(out: str, kill_after_steps: int) -> tuple[str, int | None, 
     folder = Path(out)
     start = checkpoint_step(folder / "checkpoint.pt") if (folder / "checkpoint.pt").exists() else 0
     process = subprocess.Popen(
-        damer_command("train", "recipe.yaml", "--out", out, "--no-progress"), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        damer_command("train", "recipe.yaml", "--out", out, "--no-progress"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     seen: set[int] = set()
     last_inode = None
@@ -75,7 +77,9 @@ def run_until_killed(out: str, kill_after_steps: int) -> tuple[str, int | None, 
 
 def without_loss_means(history: Path) -> list[dict]:
     """The validation history without the training-loss means (see the last test for those)."""
-    return [{key: value for key, value in entry.items() if key != "losses"} for entry in json.loads(history.read_text())]
+    return [
+        {key: value for key, value in entry.items() if key != "losses"} for entry in json.loads(history.read_text())
+    ]
 
 
 def test_killed_training_resumes_to_the_uninterrupted_result(tiny_run_dir: Path) -> None:  # noqa: F811

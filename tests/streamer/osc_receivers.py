@@ -72,7 +72,9 @@ class PythonOscReceiver:
             try:
                 got.append(self.packets.get(timeout=timeout))
             except queue.Empty:
-                raise AssertionError(f"only {len(got)} of {n} OSC bundles arrived within {timeout} s of each other") from None
+                raise AssertionError(
+                    f"only {len(got)} of {n} OSC bundles arrived within {timeout} s of each other"
+                ) from None
         return got
 
     def close(self) -> None:

@@ -13,8 +13,16 @@ from streamer.builder import bundle_path, describe_bundle, looks_like_file
 
 @pytest.mark.parametrize(
     ("text", "is_file"),
-    [("song.ogg", True), ("Song.FLAC", True), ("dir/take", True), ("missing.mp3", True),
-     ("pulse", False), ("3", False), ("USB Audio 2.0", False), ("hw:1,0", False)],
+    [
+        ("song.ogg", True),
+        ("Song.FLAC", True),
+        ("dir/take", True),
+        ("missing.mp3", True),
+        ("pulse", False),
+        ("3", False),
+        ("USB Audio 2.0", False),
+        ("hw:1,0", False),
+    ],
 )
 def test_input_names_a_file_or_a_device(text: str, is_file: bool) -> None:
     assert looks_like_file(text) is is_file

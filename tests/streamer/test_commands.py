@@ -23,8 +23,22 @@ def test_stream_a_file_fast_to_osc_and_logs(bundle, bundle_path: Path, write_wav
     path = write_wav("music.wav", audio, 22050)
     receiver = PythonOscReceiver()
     try:
-        code = main(["stream", "--input", str(path), "--pace", "fast", "--osc", receiver.target, "--model", str(bundle_path),
-                     "--log", str(tmp_path / "log.csv"), "--no-meter"])
+        code = main(
+            [
+                "stream",
+                "--input",
+                str(path),
+                "--pace",
+                "fast",
+                "--osc",
+                receiver.target,
+                "--model",
+                str(bundle_path),
+                "--log",
+                str(tmp_path / "log.csv"),
+                "--no-meter",
+            ]
+        )
         out = capsys.readouterr().out
         reference = offline_reference(bundle, audio, 22050)
         bundles = receiver.take(reference["time"].size)
@@ -44,23 +58,58 @@ def test_stream_a_file_fast_to_osc_and_logs(bundle, bundle_path: Path, write_wav
 def test_jsonl_log(bundle_path: Path, write_wav, tmp_path: Path, capsys) -> None:
     path = write_wav("music.wav", music_signal(1.0, 22050), 22050)
     log = tmp_path / "log.jsonl"
-    assert main(["stream", "--input", str(path), "--pace", "fast", "--no-osc", "--model", str(bundle_path), "--log", str(log)]) == 0
+    assert (
+        main(
+            [
+                "stream",
+                "--input",
+                str(path),
+                "--pace",
+                "fast",
+                "--no-osc",
+                "--model",
+                str(bundle_path),
+                "--log",
+                str(log),
+            ]
+        )
+        == 0
+    )
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(records) > 30
     assert set(records[0]) == {"time", "valence", "arousal", "p_high_valence", "p_high_arousal", "compute_ms"}
 
 
 def _damer(args: list[str], **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "damer_core.cli", *args], capture_output=True, text=True, timeout=180, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "damer_core.cli", *args], capture_output=True, text=True, timeout=180, **kwargs
+    )
 
 
 def test_stream_raw_float32_from_stdin(bundle, bundle_path: Path, tmp_path: Path) -> None:
     audio = music_signal(1.2, 16000)
     log = tmp_path / "stdin.csv"
     result = subprocess.run(
-        [sys.executable, "-m", "damer_core.cli", "stream", "--input", "-", "--stdin-rate", "16000", "--pace", "fast",
-         "--no-osc", "--model", str(bundle_path), "--log", str(log)],
-        input=audio.astype("<f4").tobytes(), capture_output=True, timeout=180,
+        [
+            sys.executable,
+            "-m",
+            "damer_core.cli",
+            "stream",
+            "--input",
+            "-",
+            "--stdin-rate",
+            "16000",
+            "--pace",
+            "fast",
+            "--no-osc",
+            "--model",
+            str(bundle_path),
+            "--log",
+            str(log),
+        ],
+        input=audio.astype("<f4").tobytes(),
+        capture_output=True,
+        timeout=180,
     )
     assert result.returncode == 0, result.stderr.decode()
     assert b"raw float32 on stdin (16000 Hz" in result.stdout
@@ -75,8 +124,20 @@ def test_stream_raw_float32_from_stdin(bundle, bundle_path: Path, tmp_path: Path
 def test_signal_stops_cleanly_with_a_summary(signum: int, bundle_path: Path, write_wav) -> None:
     path = write_wav("long.wav", music_signal(20.0, 22050), 22050)
     process = subprocess.Popen(
-        [sys.executable, "-m", "damer_core.cli", "stream", "--input", str(path), "--no-osc", "--model", str(bundle_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "damer_core.cli",
+            "stream",
+            "--input",
+            str(path),
+            "--no-osc",
+            "--model",
+            str(bundle_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert process.stdout is not None
     deadline = time.monotonic() + 120
@@ -90,7 +151,9 @@ def test_signal_stops_cleanly_with_a_summary(signum: int, bundle_path: Path, wri
     assert "stopped by: stop request" in out and "updates:" in out and "Traceback" not in err
 
 
-def test_analyze_writes_outputs_and_reports_bad_files(bundle, bundle_path: Path, write_wav, tmp_path: Path, capsys) -> None:
+def test_analyze_writes_outputs_and_reports_bad_files(
+    bundle, bundle_path: Path, write_wav, tmp_path: Path, capsys
+) -> None:
     audio = music_signal(1.3, 44100)
     good = write_wav("song.wav", audio, 44100)
     other_dir = tmp_path / "other"
@@ -102,8 +165,20 @@ def test_analyze_writes_outputs_and_reports_bad_files(bundle, bundle_path: Path,
     corrupt = tmp_path / "corrupt.ogg"
     corrupt.write_bytes(b"OggS" + bytes(range(256)) * 20)
     out_dir = tmp_path / "out"
-    code = main(["analyze", str(good), str(empty), str(corrupt), str(tmp_path / "missing.mp3"), str(twin),
-                 "--out", str(out_dir), "--model", str(bundle_path)])
+    code = main(
+        [
+            "analyze",
+            str(good),
+            str(empty),
+            str(corrupt),
+            str(tmp_path / "missing.mp3"),
+            str(twin),
+            "--out",
+            str(out_dir),
+            "--model",
+            str(bundle_path),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 1
     assert f"model: {bundle_path}" in captured.out
@@ -111,7 +186,14 @@ def test_analyze_writes_outputs_and_reports_bad_files(bundle, bundle_path: Path,
         assert name in captured.err
     assert "2 file(s) analysed, 3 failed" in captured.out
     assert sorted(p.name for p in out_dir.iterdir()) == [
-        "song-2.csv", "song-2.json", "song-2.png", "song.csv", "song.json", "song.png", "summary.json"]
+        "song-2.csv",
+        "song-2.json",
+        "song-2.png",
+        "song.csv",
+        "song.json",
+        "song.png",
+        "summary.json",
+    ]
     header = (out_dir / "song.csv").read_text().splitlines()[0]
     assert header == "time,valence,arousal,p_high_valence,p_high_arousal"
     table = np.genfromtxt(out_dir / "song.csv", delimiter=",", names=True)
@@ -145,7 +227,9 @@ def test_bad_config_names_file_and_key(bundle_path: Path, tmp_path: Path, capsys
 
 def test_unresolvable_osc_host_fails_before_streaming(bundle_path: Path, write_wav, capsys) -> None:
     path = write_wav("music.wav", music_signal(0.5, 22050), 22050)
-    assert main(["stream", "--input", str(path), "--osc", "no-such-host.invalid:9000", "--model", str(bundle_path)]) == 2
+    assert (
+        main(["stream", "--input", str(path), "--osc", "no-such-host.invalid:9000", "--model", str(bundle_path)]) == 2
+    )
     err = capsys.readouterr().err
     assert "no-such-host.invalid" in err and "cannot resolve" in err
 

@@ -40,7 +40,9 @@ def assert_matches(table: dict[str, np.ndarray], reference: dict[str, np.ndarray
 
 
 @pytest.mark.parametrize(("block_frames", "ring_seconds"), [(4096, 1.0), (999, 0.5), (65536, 10.0)])
-def test_file_at_fast_pace_equals_offline_model(bundle: Bundle, write_wav, block_frames: int, ring_seconds: float) -> None:
+def test_file_at_fast_pace_equals_offline_model(
+    bundle: Bundle, write_wav, block_frames: int, ring_seconds: float
+) -> None:
     audio = music_signal(3.3, 22050)
     path = write_wav("music.wav", audio, 22050)
     table, summary = run_file(bundle, path, block_frames, ring_seconds)
@@ -150,7 +152,9 @@ class ScriptedSource:
 
 def _engine(bundle: Bundle, source, max_lag_s: float = 0.25) -> tuple[Engine, Recorder]:
     recorder = Recorder()
-    engine = Engine(source, FrontEnd(bundle.spec), bundle.model.streaming(), bundle.spec, [recorder], max_lag_s=max_lag_s)
+    engine = Engine(
+        source, FrontEnd(bundle.spec), bundle.model.streaming(), bundle.spec, [recorder], max_lag_s=max_lag_s
+    )
     return engine, recorder
 
 
@@ -198,7 +202,9 @@ def test_backlog_beyond_max_lag_skips_to_the_newest_audio(bundle: Bundle) -> Non
     assert summary.skipped_s == pytest.approx(dropped / rate)
     assert summary.audio_s == pytest.approx((first.size + burst.size) / rate)
     everything = np.concatenate([first, burst])
-    reference = _stream_reference(bundle, [(first[:consumed], 0.0), (everything[consumed + dropped :], (consumed + dropped) / rate)])
+    reference = _stream_reference(
+        bundle, [(first[:consumed], 0.0), (everything[consumed + dropped :], (consumed + dropped) / rate)]
+    )
     assert_matches(recorder.table(), reference)
 
 
@@ -231,7 +237,9 @@ def test_overrun_is_counted_and_time_includes_the_lost_audio(bundle: Bundle) -> 
     after = table["time"] > tail_start
     assert after.any()
     reference_tail = _stream_reference(bundle, [(first, 0.0), (tail, tail_start)])
-    np.testing.assert_allclose(table["time"][after], reference_tail["time"][reference_tail["time"] > tail_start], atol=1e-9)
+    np.testing.assert_allclose(
+        table["time"][after], reference_tail["time"][reference_tail["time"] > tail_start], atol=1e-9
+    )
 
 
 @pytest.mark.timeout(30)

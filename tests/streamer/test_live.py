@@ -61,7 +61,9 @@ class RecordingRing(RingBuffer):
 @pytest.mark.timeout(120)
 def test_live_input_through_a_virtual_sound_card(virtual_card, bundle: Bundle) -> None:
     device = find_input_device("pulse")
-    source = LiveSource(device, 22050, latency=0.02, channels=1, blocksize=0, ring_seconds=4.0, ring_factory=RecordingRing)
+    source = LiveSource(
+        device, 22050, latency=0.02, channels=1, blocksize=0, ring_seconds=4.0, ring_factory=RecordingRing
+    )
     assert source.sample_rate == 22050
     assert source.latency == pytest.approx(0.02, abs=0.015)
     recorder = Recorder()
@@ -109,7 +111,9 @@ def test_device_by_name_and_index(virtual_card) -> None:
 
 
 def _damer(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "damer_core.cli", *args], env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "damer_core.cli", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture
@@ -120,10 +124,15 @@ def no_sound_card_env(tmp_path: Path) -> dict[str, str]:
     env["PULSE_SERVER"] = f"unix:{tmp_path / 'no-server-here'}"
     count = subprocess.run(
         [sys.executable, "-c", "import sounddevice; print(len(sounddevice.query_devices()))"],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     if count.returncode != 0 or count.stdout.strip() != "0":
-        print(f"no-sound-card tests skipped: this machine has sound devices ({count.stdout.strip() or count.stderr.strip()})")
+        print(
+            f"no-sound-card tests skipped: this machine has sound devices ({count.stdout.strip() or count.stderr.strip()})"
+        )
         pytest.skip("this machine has sound devices")
     return env
 

@@ -21,7 +21,14 @@ from streamer.update import StreamInfo, Update
 from tests.streamer.conftest import music_signal
 from tests.streamer.osc_receivers import OscDump, PythonOscReceiver, free_udp_port
 
-EXPECTED_TAGS = {"/va": ",ff", "/valence": ",f", "/arousal": ",f", "/valence/p_high": ",f", "/arousal/p_high": ",f", "/time": ",f"}
+EXPECTED_TAGS = {
+    "/va": ",ff",
+    "/valence": ",f",
+    "/arousal": ",f",
+    "/valence/p_high": ",f",
+    "/arousal/p_high": ",f",
+    "/time": ",f",
+}
 
 
 @pytest.fixture
@@ -76,7 +83,9 @@ def rows(recorder: Recorder) -> list[dict[str, float]]:
     return [{k: float(v[i]) for k, v in table.items()} for i in range(table["time"].size)]
 
 
-def test_bundles_reach_python_osc_with_addresses_types_values_order_and_timetags(bundle: Bundle, write_wav, receiver) -> None:
+def test_bundles_reach_python_osc_with_addresses_types_values_order_and_timetags(
+    bundle: Bundle, write_wav, receiver
+) -> None:
     path = write_wav("music.wav", music_signal(3.0, 22050), 22050)
     emitter = OscEmitter([receiver.target], "/damer")
     sent = SendClock()
@@ -195,5 +204,12 @@ def test_datagram_of_a_single_update() -> None:
     seconds, fraction = struct.unpack(">II", datagram[8:16])
     assert (seconds, fraction) == (12, 3 << 30)
     bundle = OscBundle(datagram)
-    assert [m.address for m in bundle] == ["/p/q/va", "/p/q/valence", "/p/q/arousal", "/p/q/valence/p_high", "/p/q/arousal/p_high", "/p/q/time"]
+    assert [m.address for m in bundle] == [
+        "/p/q/va",
+        "/p/q/valence",
+        "/p/q/arousal",
+        "/p/q/valence/p_high",
+        "/p/q/arousal/p_high",
+        "/p/q/time",
+    ]
     assert [list(m.params) for m in bundle] == [[0.5, -0.25], [0.5], [-0.25], [0.75], [0.125], [12.75]]

@@ -56,7 +56,19 @@ def test_short_input_gives_offline_length() -> None:
     np.testing.assert_allclose(got, reference, atol=2e-6)
 
 
-@pytest.mark.parametrize(("orig", "exact"), [(8000, True), (44100, True), (48000, True), (96000, True), (768000, True), (44101, False), (48001, False), (22254, False)])
+@pytest.mark.parametrize(
+    ("orig", "exact"),
+    [
+        (8000, True),
+        (44100, True),
+        (48000, True),
+        (96000, True),
+        (768000, True),
+        (44101, False),
+        (48001, False),
+        (22254, False),
+    ],
+)
 def test_kernel_bank_stays_small_for_any_rate(orig: int, exact: bool) -> None:
     p, q = practical_ratio(orig, 22050)
     assert kernel_taps(p, q) <= MAX_KERNEL_TAPS

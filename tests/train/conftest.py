@@ -24,7 +24,9 @@ def write_audio() -> Callable[..., Path]:
     """``write_audio(path, seconds=0.3, sample_rate=22050, frequency=440.0, seed=0)`` writes a mono tone
     (format from the extension: .wav float, .flac, .ogg, .mp3) creating parent folders; returns the path."""
 
-    def write(path: Path, seconds: float = 0.3, sample_rate: int = 22050, frequency: float = 440.0, seed: int = 0) -> Path:
+    def write(
+        path: Path, seconds: float = 0.3, sample_rate: int = 22050, frequency: float = 440.0, seed: int = 0
+    ) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         subtype = "FLOAT" if path.suffix == ".wav" else None
         soundfile.write(path, tone(seconds, sample_rate, frequency, seed), sample_rate, subtype=subtype)

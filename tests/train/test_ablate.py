@@ -33,7 +33,9 @@ def differences(a: dict, b: dict, prefix: str = "") -> list[str]:
 def test_each_variant_changes_one_setting() -> None:
     recipe = load_recipe(TINY)
     base = to_mapping(recipe)
-    changed = {name: differences(base, to_mapping(variant_recipe(recipe, name))) for name in applicable_variants(recipe)}
+    changed = {
+        name: differences(base, to_mapping(variant_recipe(recipe, name))) for name in applicable_variants(recipe)
+    }
     assert changed == {
         "full": [],
         "no_dsaf": ["model.fusion"],
@@ -113,12 +115,27 @@ def test_a_shortened_recipe_scales_every_schedule_alike() -> None:
     short = shortened(recipe, recipe.optim.steps // 5)
     assert short.optim.steps == recipe.optim.steps // 5
     assert short.optim.warmup_steps == round(recipe.optim.warmup_steps / 5)
-    assert (short.pcl.start_step, short.pcl.ramp_steps) == (round(recipe.pcl.start_step / 5), round(recipe.pcl.ramp_steps / 5))
+    assert (short.pcl.start_step, short.pcl.ramp_steps) == (
+        round(recipe.pcl.start_step / 5),
+        round(recipe.pcl.ramp_steps / 5),
+    )
     assert short.saml.start_step == round(recipe.saml.start_step / 5)
     assert short.distill.probe_start_step == round(recipe.distill.probe_start_step / 5)
-    assert short.eval_every == round(recipe.eval_every / 5) and short.checkpoint_every == round(recipe.checkpoint_every / 5)
+    assert short.eval_every == round(recipe.eval_every / 5) and short.checkpoint_every == round(
+        recipe.checkpoint_every / 5
+    )
     assert shortened(recipe, 1).eval_every == 1 and shortened(recipe, 1).pcl.ramp_steps == 1
-    assert dataclasses.replace(short, optim=recipe.optim, pcl=recipe.pcl, saml=recipe.saml, distill=recipe.distill,
-                               eval_every=recipe.eval_every, checkpoint_every=recipe.checkpoint_every) == recipe
+    assert (
+        dataclasses.replace(
+            short,
+            optim=recipe.optim,
+            pcl=recipe.pcl,
+            saml=recipe.saml,
+            distill=recipe.distill,
+            eval_every=recipe.eval_every,
+            checkpoint_every=recipe.checkpoint_every,
+        )
+        == recipe
+    )
     with pytest.raises(ConfigError, match="--steps must be >= 1"):
         shortened(recipe, 0)

@@ -23,7 +23,9 @@ def test_channels_are_averaged_exactly_at_the_native_rate(tmp_path):
 
 @pytest.mark.parametrize("file_rate, tolerance", [(32000, 2e-4), (44100, 2e-4), (16000, 1e-3)])
 def test_resampled_sine_matches_the_analytic_sine(tmp_path, file_rate, tolerance):
-    soundfile.write(tmp_path / "tone.wav", sine(1000, file_rate, file_rate).astype(np.float32), file_rate, subtype="FLOAT")
+    soundfile.write(
+        tmp_path / "tone.wav", sine(1000, file_rate, file_rate).astype(np.float32), file_rate, subtype="FLOAT"
+    )
     audio = load_audio(tmp_path / "tone.wav", 22050)
     assert audio.shape == (22050,)
     reference = sine(1000, 22050, 22050)
@@ -34,7 +36,7 @@ def test_resampled_sine_matches_the_analytic_sine(tmp_path, file_rate, tolerance
 def test_mp3_decodes_to_the_written_tone(tmp_path):
     soundfile.write(tmp_path / "tone.mp3", sine(1000, 44100, 44100).astype(np.float32), 44100)
     audio = load_audio(tmp_path / "tone.mp3", 22050)
-    spectrum = np.abs(np.fft.rfft(audio[2048:2048 + 16384] * np.hanning(16384)))
+    spectrum = np.abs(np.fft.rfft(audio[2048 : 2048 + 16384] * np.hanning(16384)))
     assert np.fft.rfftfreq(16384, 1 / 22050)[np.argmax(spectrum)] == pytest.approx(1000, abs=2)
 
 

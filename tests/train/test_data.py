@@ -165,7 +165,9 @@ def test_input_stats_are_the_moments_of_all_training_frames(tiny_run_dir: Path) 
     np.testing.assert_allclose(coch_mean, coch.mean(axis=0), rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(coch_std, coch.std(axis=0), rtol=1e-6)
     sampled = input_stats(corpus.store, indices, 3, 0)["mel"][0]
-    assert not np.allclose(sampled, mel_mean) and np.array_equal(sampled, input_stats(corpus.store, indices, 3, 0)["mel"][0])
+    assert not np.allclose(sampled, mel_mean) and np.array_equal(
+        sampled, input_stats(corpus.store, indices, 3, 0)["mel"][0]
+    )
 
 
 def test_crop_length_is_whole_tokens() -> None:

@@ -106,7 +106,9 @@ def dataclass_replace(config: ModelConfig, **changes: object) -> ModelConfig:
 
 def test_distillation_needs_the_musicnn_view_in_the_features() -> None:
     with pytest.raises(ConfigError, match="features.musicnn"):
-        from_mapping(TrainRecipe, {"data": {"sources": [{"kind": "csv", "path": "x.csv"}]}, "distill": {"enabled": True}})
+        from_mapping(
+            TrainRecipe, {"data": {"sources": [{"kind": "csv", "path": "x.csv"}]}, "distill": {"enabled": True}}
+        )
 
 
 def test_tiny_three_view_run_with_distillation_and_a_test_split(tiny_run_dir: Path) -> None:

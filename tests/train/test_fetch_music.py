@@ -38,8 +38,11 @@ License: CC0-1.0
 
 def test_dep5_licences_match_installed_paths_last_stanza_wins():
     stanzas = dep5_stanzas(DEP5)
-    assert stanzas == [(["*"], "GPL-2+"), (["music/theme.ogg", "music/battle-*.ogg"], "CC-BY-SA-3.0"),
-                       (["sounds/*"], "CC0-1.0")]
+    assert stanzas == [
+        (["*"], "GPL-2+"),
+        (["music/theme.ogg", "music/battle-*.ogg"], "CC-BY-SA-3.0"),
+        (["sounds/*"], "CC0-1.0"),
+    ]
     assert licence_for("usr/share/game/music/theme.ogg", stanzas) == "CC-BY-SA-3.0"
     assert licence_for("usr/share/game/music/battle-2.ogg", stanzas) == "CC-BY-SA-3.0"
     assert licence_for("usr/share/game/music/other.ogg", stanzas) == "GPL-2+"
@@ -48,8 +51,13 @@ def test_dep5_licences_match_installed_paths_last_stanza_wins():
 
 
 def test_only_ogg_files_below_a_music_folder_are_kept(tmp_path):
-    names = ("usr/share/game/music/a.ogg", "usr/share/game/music/lose/b.ogg", "usr/share/game/sounds/c.ogg",
-             "usr/share/game/music/notes.txt", "usr/share/doc/game/copyright")
+    names = (
+        "usr/share/game/music/a.ogg",
+        "usr/share/game/music/lose/b.ogg",
+        "usr/share/game/sounds/c.ogg",
+        "usr/share/game/music/notes.txt",
+        "usr/share/doc/game/copyright",
+    )
     for name in names:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(b"x")

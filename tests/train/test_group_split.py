@@ -19,7 +19,16 @@ def make_clips(n_groups: int = 120, seed_sizes: tuple[int, ...] = (1, 1, 2, 1, 3
         for k in range(seed_sizes[g % len(seed_sizes)]):
             quadrant = (g + k) % 4 + 1
             v, a = SIGNS[quadrant]
-            clips.append(Clip(track_id=f"{g}-{k}", source="test", group=f"artist{g}", valence=v, arousal=a, audio_path=Path(f"{g}-{k}.mp3")))
+            clips.append(
+                Clip(
+                    track_id=f"{g}-{k}",
+                    source="test",
+                    group=f"artist{g}",
+                    valence=v,
+                    arousal=a,
+                    audio_path=Path(f"{g}-{k}.mp3"),
+                )
+            )
     return clips
 
 
@@ -57,6 +66,9 @@ def test_errors():
         group_split(clips, 1.0, seed=0)
     with pytest.raises(DatasetError, match="appears more than once"):
         group_split(clips + clips[:1], 0.2, seed=0)
-    one_group = [Clip(track_id=str(i), source="t", group="same", valence=0.5, arousal=0.5, audio_path=Path("x")) for i in range(5)]
+    one_group = [
+        Clip(track_id=str(i), source="t", group="same", valence=0.5, arousal=0.5, audio_path=Path("x"))
+        for i in range(5)
+    ]
     with pytest.raises(DatasetError, match="cannot split 5 clips in 1 groups"):
         group_split(one_group, 0.2, seed=0)

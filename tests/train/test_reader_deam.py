@@ -42,7 +42,9 @@ def test_static_labels_map_from_nine_points_and_dynamic_labels_keep_their_times(
 
 def test_second_static_table_is_read_when_present(tmp_path, write_audio):
     root = write_deam(tmp_path, write_audio)
-    (root / SONG_LEVEL / "static_annotations_averaged_songs_2000_2058.csv").write_text(STATIC_HEADER + "4, 5, 1, 5, 1\n")
+    (root / SONG_LEVEL / "static_annotations_averaged_songs_2000_2058.csv").write_text(
+        STATIC_HEADER + "4, 5, 1, 5, 1\n"
+    )
     clips = read_deam(root)
     assert [c.track_id for c in clips] == ["2", "3", "4"]
     assert (clips[2].valence, clips[2].arousal) == (0.0, 0.0) and clips[2].dynamic is None
@@ -55,11 +57,23 @@ def test_without_dynamic_labels(tmp_path, write_audio):
 @pytest.mark.parametrize(
     "rows, message",
     [
-        ("2, 3.1, 0.94, 9.5, 0.63\n", r"static_annotations_averaged_songs_1_2000.csv:2: column 'arousal_mean': 9.5 is outside the 1..9"),
+        (
+            "2, 3.1, 0.94, 9.5, 0.63\n",
+            r"static_annotations_averaged_songs_1_2000.csv:2: column 'arousal_mean': 9.5 is outside the 1..9",
+        ),
         ("2, 3.1, 0.94\n", r"static_annotations_averaged_songs_1_2000.csv:2: expected 5 fields, got 3"),
-        ("2, 3.1, 0.94, 5, 1\n3, abc, 1, 5, 1\n", r"static_annotations_averaged_songs_1_2000.csv:3: column 'valence_mean': expected a number"),
-        ("2, 3.1, 0.94, 5, 1\n2, 3.1, 0.94, 5, 1\n", r"static_annotations_averaged_songs_1_2000.csv:3: song '2' appears again"),
-        ("2, 3.1, 0.94, 5, 1\n9, 5, 1, 5, 1\n", r"static_annotations_averaged_songs_1_2000.csv:3: audio file .*9.mp3 not found"),
+        (
+            "2, 3.1, 0.94, 5, 1\n3, abc, 1, 5, 1\n",
+            r"static_annotations_averaged_songs_1_2000.csv:3: column 'valence_mean': expected a number",
+        ),
+        (
+            "2, 3.1, 0.94, 5, 1\n2, 3.1, 0.94, 5, 1\n",
+            r"static_annotations_averaged_songs_1_2000.csv:3: song '2' appears again",
+        ),
+        (
+            "2, 3.1, 0.94, 5, 1\n9, 5, 1, 5, 1\n",
+            r"static_annotations_averaged_songs_1_2000.csv:3: audio file .*9.mp3 not found",
+        ),
     ],
 )
 def test_malformed_static_rows_name_file_and_line(tmp_path, write_audio, rows, message):

@@ -11,7 +11,9 @@ from train.errors import DatasetError
 
 def write_emomusic(root: Path, write_audio, static_rows: str = "2,7,0.9,3,1.1\n5,1,0.5,9,0.4\n") -> Path:
     (root / "annotations").mkdir(parents=True)
-    (root / "annotations/static_annotations.csv").write_text("song_id,mean_arousal,std_arousal,mean_valence,std_valence\n" + static_rows)
+    (root / "annotations/static_annotations.csv").write_text(
+        "song_id,mean_arousal,std_arousal,mean_valence,std_valence\n" + static_rows
+    )
     header = "song_id,sample_15000ms,sample_15500ms\n"
     (root / "annotations/arousal_cont_average.csv").write_text(header + "2,0.1,0.2\n5,-0.3,-0.4\n")
     (root / "annotations/valence_cont_average.csv").write_text(header + "2,-0.1,-0.2\n5,0.3,0.4\n")
@@ -33,7 +35,10 @@ def test_static_nine_point_labels_and_dynamic_labels(tmp_path, write_audio):
 @pytest.mark.parametrize(
     "rows, message",
     [
-        ("2,0.5,0.9,3,1.1\n5,1,0.5,9,0.4\n", r"static_annotations.csv:2: column 'mean_arousal': 0.5 is outside the 1..9"),
+        (
+            "2,0.5,0.9,3,1.1\n5,1,0.5,9,0.4\n",
+            r"static_annotations.csv:2: column 'mean_arousal': 0.5 is outside the 1..9",
+        ),
         ("2,7,0.9,3,1.1\n5,1,0.5\n", r"static_annotations.csv:3: expected 5 fields, got 3"),
         ("2,7,0.9,3,1.1\n5,1,0.5,9,0.4\n6,5,1,5,1\n", r"static_annotations.csv:4: audio file .*6.mp3 not found"),
     ],

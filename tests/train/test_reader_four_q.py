@@ -14,7 +14,12 @@ METADATA_HEADER = (
     '"Song","Artist","Title","Quadrant","PQuad","MoodsTotal","Moods","MoodsFoundStr","MoodsStr","MoodsStrSplit",'
     '"Genres","GenresStr","Sample","SampleURL"\r\n'
 )
-SONGS = [("MT01", "The  Band", "Q1", "1"), ("MT02", "Solo", "Q2", "0.75"), ("MT03", "the band", "Q3", "0.6"), ("MT04", "Other", "Q4", "0.52")]
+SONGS = [
+    ("MT01", "The  Band", "Q1", "1"),
+    ("MT02", "Solo", "Q2", "0.75"),
+    ("MT03", "the band", "Q3", "0.6"),
+    ("MT04", "Other", "Q4", "0.52"),
+]
 
 
 def metadata_row(song: str, artist: str, quadrant: str, p_quad: str) -> str:
@@ -26,9 +31,13 @@ def metadata_row(song: str, artist: str, quadrant: str, p_quad: str) -> str:
 
 def write_four_q(root: Path, write_audio, songs=SONGS, annotations=None, skip_audio=()) -> Path:
     root.mkdir(exist_ok=True)
-    (root / "panda_dataset_taffc_metadata.csv").write_text(METADATA_HEADER + "".join(metadata_row(*s) for s in songs), newline="")
+    (root / "panda_dataset_taffc_metadata.csv").write_text(
+        METADATA_HEADER + "".join(metadata_row(*s) for s in songs), newline=""
+    )
     rows = annotations if annotations is not None else [(s[0], s[2]) for s in songs]
-    (root / "panda_dataset_taffc_annotations.csv").write_text("Song,Quadrant\r\n" + "".join(f"{s},{q}\r\n" for s, q in rows), newline="")
+    (root / "panda_dataset_taffc_annotations.csv").write_text(
+        "Song,Quadrant\r\n" + "".join(f"{s},{q}\r\n" for s, q in rows), newline=""
+    )
     for song, _, quadrant, _ in songs:
         if song not in skip_audio:
             write_audio(root / quadrant / f"{song}.mp3", seconds=0.2, sample_rate=32000)
@@ -63,15 +72,42 @@ def test_tag_magnitude_scales_targets(tmp_path, write_audio):
     "songs, annotations, skip_audio, message",
     [
         (SONGS, None, ("MT03",), r"panda_dataset_taffc_metadata.csv:4: audio file .*Q3/MT03.mp3 not found"),
-        (SONGS[:1] + [("MT02", "Solo", "Q5", "0.75")], [("MT01", "Q1"), ("MT02", "Q2")], (), r"metadata.csv:3: column 'Quadrant': expected Q1, Q2, Q3 or Q4, got 'Q5'"),
-        (SONGS[:1] + [("MT02", "Solo", "Q2", "0.2")], None, (), r"metadata.csv:3: column 'PQuad': 0.2 is outside \(0.25, 1\]"),
+        (
+            SONGS[:1] + [("MT02", "Solo", "Q5", "0.75")],
+            [("MT01", "Q1"), ("MT02", "Q2")],
+            (),
+            r"metadata.csv:3: column 'Quadrant': expected Q1, Q2, Q3 or Q4, got 'Q5'",
+        ),
+        (
+            SONGS[:1] + [("MT02", "Solo", "Q2", "0.2")],
+            None,
+            (),
+            r"metadata.csv:3: column 'PQuad': 0.2 is outside \(0.25, 1\]",
+        ),
         (SONGS[:1] + [("MT02", "", "Q2", "0.7")], None, (), r"metadata.csv:3: column 'Artist' is empty"),
-        (SONGS[:2], [("MT01", "Q1"), ("MT02", "Q3")], (), r"metadata.csv:3: song 'MT02' is Q2 here but Q3 in panda_dataset_taffc_annotations.csv line 3"),
-        (SONGS[:2], [("MT01", "Q1")], (), r"metadata.csv:3: song 'MT02' is missing from panda_dataset_taffc_annotations.csv"),
-        (SONGS[:1], [("MT01", "Q1"), ("MT09", "Q2")], (), r"annotations.csv:3: song 'MT09' is missing from panda_dataset_taffc_metadata.csv"),
+        (
+            SONGS[:2],
+            [("MT01", "Q1"), ("MT02", "Q3")],
+            (),
+            r"metadata.csv:3: song 'MT02' is Q2 here but Q3 in panda_dataset_taffc_annotations.csv line 3",
+        ),
+        (
+            SONGS[:2],
+            [("MT01", "Q1")],
+            (),
+            r"metadata.csv:3: song 'MT02' is missing from panda_dataset_taffc_annotations.csv",
+        ),
+        (
+            SONGS[:1],
+            [("MT01", "Q1"), ("MT09", "Q2")],
+            (),
+            r"annotations.csv:3: song 'MT09' is missing from panda_dataset_taffc_metadata.csv",
+        ),
     ],
 )
-def test_inconsistent_tables_and_missing_audio_name_file_and_line(tmp_path, write_audio, songs, annotations, skip_audio, message):
+def test_inconsistent_tables_and_missing_audio_name_file_and_line(
+    tmp_path, write_audio, songs, annotations, skip_audio, message
+):
     root = write_four_q(tmp_path, write_audio, songs=songs, annotations=annotations, skip_audio=skip_audio)
     with pytest.raises(DatasetError, match=message):
         read_four_q(root)

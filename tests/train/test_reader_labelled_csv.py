@@ -29,7 +29,13 @@ def test_static_rows_dynamic_rows_and_groups(tmp_path, write_audio):
         "songs/rise.flac,0.4,,5.0,album-a\n",
     )
     piano, rise, x = read_labelled_csv(table, source="synthetic")
-    assert (piano.track_id, piano.valence, piano.arousal, piano.dynamic, piano.group) == ("calm/piano.wav", -0.2, -0.6, None, "calm/piano.wav")
+    assert (piano.track_id, piano.valence, piano.arousal, piano.dynamic, piano.group) == (
+        "calm/piano.wav",
+        -0.2,
+        -0.6,
+        None,
+        "calm/piano.wav",
+    )
     assert piano.audio_path == tmp_path / "calm" / "piano.wav" and piano.source == "synthetic"
     np.testing.assert_array_equal(rise.dynamic.times_s, [0.0, 5.0, 10.0])
     np.testing.assert_allclose(rise.dynamic.valence, [0.1, 0.4, 0.5], rtol=1e-6)
@@ -55,10 +61,19 @@ def test_minimal_columns(tmp_path, write_audio):
         ("path,valence\nx.ogg,0\n", r"labels.csv:1: missing column 'arousal'"),
         ("path,valence,arousal\nx.ogg,0\n", r"labels.csv:2: expected 3 fields, got 2"),
         ("path,valence,arousal\nx.ogg,0,0\nnothere.wav,0,0\n", r"labels.csv:3: audio file .*nothere.wav not found"),
-        ("path,valence,arousal\nx.ogg,0,0\nx.ogg,0.1,0\n", r"labels.csv:3: second clip-level label for 'x.ogg' \(first at line 2\)"),
-        ("path,valence,arousal,time\nx.ogg,0,0,1\nx.ogg,0,0,2\nx.ogg,0,0,1.0\n", r"labels.csv:4: 'x.ogg' has a second label at 1 s \(first at line 2\)"),
+        (
+            "path,valence,arousal\nx.ogg,0,0\nx.ogg,0.1,0\n",
+            r"labels.csv:3: second clip-level label for 'x.ogg' \(first at line 2\)",
+        ),
+        (
+            "path,valence,arousal,time\nx.ogg,0,0,1\nx.ogg,0,0,2\nx.ogg,0,0,1.0\n",
+            r"labels.csv:4: 'x.ogg' has a second label at 1 s \(first at line 2\)",
+        ),
         ("path,valence,arousal,time\nx.ogg,0,0,-1\n", r"labels.csv:2: negative time -1 s"),
-        ("path,valence,arousal,group\nx.ogg,0,0,a\nx.ogg,0,0,b\n", r"labels.csv:3: rows of 'x.ogg' disagree on group \(a, b\)"),
+        (
+            "path,valence,arousal,group\nx.ogg,0,0,a\nx.ogg,0,0,b\n",
+            r"labels.csv:3: rows of 'x.ogg' disagree on group \(a, b\)",
+        ),
         ("path,valence,arousal\n/abs/x.ogg,0,0\n", r"labels.csv:2: path '/abs/x.ogg' must be a path relative"),
         ("path,valence,arousal\nx.ogg,0,inf\n", r"labels.csv:2: column 'arousal': expected a finite number"),
     ],

@@ -11,7 +11,9 @@ from train.errors import DatasetError
 N_CLIPS, N_FRAMES = 3, 87
 
 
-def write_memo(root: Path, valence=(0.5, -0.25, 0.0), arousal=(-1.0, 1.0, 0.3), coch_shape=(N_CLIPS, 84, N_FRAMES)) -> dict:
+def write_memo(
+    root: Path, valence=(0.5, -0.25, 0.0), arousal=(-1.0, 1.0, 0.3), coch_shape=(N_CLIPS, 84, N_FRAMES)
+) -> dict:
     rng = np.random.default_rng(0)
     arrays = {
         "mel": rng.normal(size=(N_CLIPS, 128, N_FRAMES)).astype(np.float32),

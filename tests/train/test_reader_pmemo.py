@@ -11,9 +11,13 @@ from train.errors import DatasetError
 DYNAMIC_ROWS = "1,15.5,0.5,0.25\n1,16.0,0.75,0.5\n4,15.5,0.1,0.9\n"
 
 
-def write_pmemo(root: Path, write_audio, static_rows: str = "1,0.75,0.25\n4,0,1\n", dynamic_rows: str = DYNAMIC_ROWS) -> Path:
+def write_pmemo(
+    root: Path, write_audio, static_rows: str = "1,0.75,0.25\n4,0,1\n", dynamic_rows: str = DYNAMIC_ROWS
+) -> Path:
     (root / "PMEmo2019/annotations").mkdir(parents=True)
-    (root / "PMEmo2019/annotations/static_annotations.csv").write_text("musicId,Arousal(mean),Valence(mean)\n" + static_rows)
+    (root / "PMEmo2019/annotations/static_annotations.csv").write_text(
+        "musicId,Arousal(mean),Valence(mean)\n" + static_rows
+    )
     (root / "PMEmo2019/annotations/dynamic_annotations.csv").write_text(
         "musicId,frameTime,Arousal(mean),Valence(mean)\n" + dynamic_rows
     )
@@ -44,7 +48,11 @@ def test_rows_of_a_song_may_come_in_any_order(tmp_path, write_audio):
     "static_rows, dynamic_rows, message",
     [
         ("1,1.2,0.25\n", DYNAMIC_ROWS, r"static_annotations.csv:2: column 'Arousal\(mean\)': 1.2 is outside the 0..1"),
-        ("1,0.7,0.25\n4,0,1\n", DYNAMIC_ROWS + "1,16.0,0.2,0.2\n", r"dynamic_annotations.csv:5: '1' has a second label at 16 s \(first at line 3\)"),
+        (
+            "1,0.7,0.25\n4,0,1\n",
+            DYNAMIC_ROWS + "1,16.0,0.2,0.2\n",
+            r"dynamic_annotations.csv:5: '1' has a second label at 16 s \(first at line 3\)",
+        ),
         ("1,0.7,0.25\n4,0,1\n", "1,x,0.5,0.5\n", r"dynamic_annotations.csv:2: column 'frameTime': expected a number"),
         ("1,0.7,0.25\n", DYNAMIC_ROWS, r"dynamic_annotations.csv: song '4' has dynamic labels but no row"),
         ("1,0.7,0.25\n5,0.5,0.5\n", DYNAMIC_ROWS, r"static_annotations.csv:3: audio file .*5.mp3 not found"),

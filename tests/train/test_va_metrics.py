@@ -112,7 +112,12 @@ def test_probabilities_drive_classes_and_auc_when_given():
 
 @pytest.mark.parametrize(
     "target, prediction",
-    [(np.zeros(3), np.zeros(4)), (np.zeros((2, 2)), np.zeros((2, 2))), (np.zeros(0), np.zeros(0)), (np.zeros(3), np.array([0.0, np.nan, 1.0]))],
+    [
+        (np.zeros(3), np.zeros(4)),
+        (np.zeros((2, 2)), np.zeros((2, 2))),
+        (np.zeros(0), np.zeros(0)),
+        (np.zeros(3), np.array([0.0, np.nan, 1.0])),
+    ],
 )
 def test_bad_inputs_raise(target, prediction):
     with pytest.raises(ValueError):

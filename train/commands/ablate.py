@@ -25,7 +25,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "recipe with the musicnn view and distillation no_distill, no_musicnn_view, musicnn_only)",
     )
     parser.add_argument(
-        "--steps", type=int, metavar="N", help="train every variant for N steps instead of the recipe's, its schedules scaled alike (a shorter study)"
+        "--steps",
+        type=int,
+        metavar="N",
+        help="train every variant for N steps instead of the recipe's, its schedules scaled alike (a shorter study)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(run=run)

@@ -93,7 +93,9 @@ def run(args: argparse.Namespace) -> int:
         splits = {"validation": corpus.validation, "test": corpus.test}
         indices = list(splits[args.split]) if args.split in splits else list(range(len(corpus.clips)))
         if not indices:
-            raise ConfigError(f"{data}: the recipe has no {args.split} split (data.{args.split}.source); use --split all")
+            raise ConfigError(
+                f"{data}: the recipe has no {args.split} split (data.{args.split}.source); use --split all"
+            )
         clips = [corpus.clips[i] for i in indices]
         cache_dir = args.cache or recipe.cache_dir
     else:

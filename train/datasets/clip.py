@@ -39,7 +39,9 @@ class ClipFeatures:
 
     def __post_init__(self) -> None:
         if self.mel.ndim != 2 or self.coch.ndim != 2 or self.mel.shape[0] != self.coch.shape[0]:
-            raise ValueError(f"mel {self.mel.shape} and coch {self.coch.shape} must be (n_frames, bins), equal n_frames")
+            raise ValueError(
+                f"mel {self.mel.shape} and coch {self.coch.shape} must be (n_frames, bins), equal n_frames"
+            )
         if self.musicnn is not None and (self.musicnn.ndim != 2 or self.musicnn.shape[0] != self.mel.shape[0]):
             raise ValueError(f"musicnn {self.musicnn.shape} must be (n_frames, size) with n_frames {self.mel.shape[0]}")
 

@@ -42,7 +42,10 @@ def _point(path: Path, row: Row) -> tuple[float, float, float, int]:
 def _read_dynamic(path: Path) -> dict[str, DynamicLabels]:
     _, rows = read_csv(path, required=[ID, TIME, AROUSAL, VALENCE])
     by_song = group_rows(rows, lambda r: r.cells[ID])
-    return {song: dynamic_from_points(path, song, [_point(path, r) for r in song_rows]) for song, song_rows in by_song.items()}
+    return {
+        song: dynamic_from_points(path, song, [_point(path, r) for r in song_rows])
+        for song, song_rows in by_song.items()
+    }
 
 
 def read_pmemo(root: str | Path, dynamic: bool = True) -> list[Clip]:

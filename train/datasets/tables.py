@@ -156,9 +156,7 @@ def require_audio(audio: Path, path: Path, row: Row | None = None) -> Path:
     return audio
 
 
-def dynamic_from_points(
-    path: Path, song: str, points: Sequence[tuple[float, float, float, int]]
-) -> DynamicLabels:
+def dynamic_from_points(path: Path, song: str, points: Sequence[tuple[float, float, float, int]]) -> DynamicLabels:
     """Sort ``(time_s, valence, arousal, line)`` points of one song into :class:`DynamicLabels`.
 
     Raises:

@@ -125,8 +125,11 @@ class _Composer:
             if cues.ensemble != ensemble:
                 ensemble = cues.ensemble
                 timbre = cues.timbre
-                for channel, program in ((MELODY, timbre.melody), (ACCOMPANIMENT, timbre.accompaniment),
-                                         (BASS, timbre.bass)):
+                for channel, program in (
+                    (MELODY, timbre.melody),
+                    (ACCOMPANIMENT, timbre.accompaniment),
+                    (BASS, timbre.bass),
+                ):
                     self.programs.append(ProgramChange(channel, program, start))
             if position == 0:
                 addition_draws = self.rng.random(len(DISSONANT_ADDITIONS))
@@ -147,8 +150,9 @@ class _Composer:
         root, triad = progressions[self.plan.progression % len(progressions)][bar % BEATS_PER_BAR]
         root = (self.plan.tonic + root) % 12
         classes = [(root + step) % 12 for step in triad]
-        classes += [(root + step) % 12 for step, draw in zip(DISSONANT_ADDITIONS, addition_draws)
-                    if draw < cues.dissonance]
+        classes += [
+            (root + step) % 12 for step, draw in zip(DISSONANT_ADDITIONS, addition_draws) if draw < cues.dissonance
+        ]
         return classes
 
     def add(self, channel: int, pitch: int, start: float, span: float, velocity: float) -> None:
@@ -195,8 +199,7 @@ class _Composer:
             accent = 8 if (j == 0 and position in (0, 2)) else 0
             self.add(MELODY, pitch, onset, gate(cues) * ioi, cues.velocity + accent)
 
-    def accompaniment(self, start: float, length: float, position: int, cues: Cues,
-                      chord: list[int]) -> None:
+    def accompaniment(self, start: float, length: float, position: int, cues: Cues, chord: list[int]) -> None:
         centre = cues.register - 12
         voicing = sorted({nearest_with_class(c, centre) for c in chord})
         velocity = 0.75 * cues.velocity
@@ -216,20 +219,21 @@ class _Composer:
         centre = max(cues.register - 24, 34.0)
         if position == 0:
             span = 4 if cues.density < 2.0 else 2
-            self.add(BASS, nearest_with_class(chord[0], centre), start, gate(cues) * span * length,
-                     0.85 * cues.velocity + 6)
+            self.add(
+                BASS, nearest_with_class(chord[0], centre), start, gate(cues) * span * length, 0.85 * cues.velocity + 6
+            )
         elif position == 2 and cues.density >= 2.0:
             fifth = (chord[0] + 7) % 12
-            self.add(BASS, nearest_with_class(fifth, centre), start, gate(cues) * 2 * length,
-                     0.85 * cues.velocity)
+            self.add(BASS, nearest_with_class(fifth, centre), start, gate(cues) * 2 * length, 0.85 * cues.velocity)
 
     def drums(self, start: float, length: float, position: int, cues: Cues, crash: bool) -> None:
         velocity = 0.9 * cues.velocity
         hit = min(0.1, 0.5 * length)
         if crash:
             self.add(DRUM_CHANNEL, CRASH, start, hit, velocity)
-        self.add(DRUM_CHANNEL, KICK if position in (0, 2) else SNARE, start, hit,
-                 velocity + (6 if position == 0 else 0))
+        self.add(
+            DRUM_CHANNEL, KICK if position in (0, 2) else SNARE, start, hit, velocity + (6 if position == 0 else 0)
+        )
         if cues.density <= 1.0:
             self.add(DRUM_CHANNEL, RIDE, start, hit, 0.8 * velocity)
             return
@@ -262,13 +266,24 @@ def to_midi(notes: list[Note], programs: list[ProgramChange]) -> mido.MidiFile:
         events.append((0, 0, mido.Message("control_change", channel=channel, control=91, value=REVERB_SEND)))
         events.append((0, 0, mido.Message("control_change", channel=channel, control=93, value=0)))
     for change in programs:
-        events.append((round(change.time_s * 1000), 0,
-                       mido.Message("program_change", channel=change.channel, program=change.program)))
+        events.append(
+            (
+                round(change.time_s * 1000),
+                0,
+                mido.Message("program_change", channel=change.channel, program=change.program),
+            )
+        )
     for note in trimmed:
-        events.append((round(note.start_s * 1000), 2, mido.Message(
-            "note_on", channel=note.channel, note=note.pitch, velocity=note.velocity)))
-        events.append((round(note.end_s * 1000), 1, mido.Message(
-            "note_off", channel=note.channel, note=note.pitch, velocity=0)))
+        events.append(
+            (
+                round(note.start_s * 1000),
+                2,
+                mido.Message("note_on", channel=note.channel, note=note.pitch, velocity=note.velocity),
+            )
+        )
+        events.append(
+            (round(note.end_s * 1000), 1, mido.Message("note_off", channel=note.channel, note=note.pitch, velocity=0))
+        )
     events.sort(key=lambda e: (e[0], e[1]))
 
     track = mido.MidiTrack()

@@ -61,8 +61,7 @@ class RenderSettings:
     def __post_init__(self) -> None:
         require(self.sample_rate >= 8000, "sample_rate", ">= 8000 Hz", self.sample_rate)
         require(0 < self.gain < 10, "gain", "in (0, 10)", self.gain)
-        require(self.audio_format in AUDIO_FORMATS, "audio_format", f"one of {list(AUDIO_FORMATS)}",
-                self.audio_format)
+        require(self.audio_format in AUDIO_FORMATS, "audio_format", f"one of {list(AUDIO_FORMATS)}", self.audio_format)
         require(self.label_rate_hz > 0, "label_rate_hz", "> 0 Hz", self.label_rate_hz)
 
 
@@ -94,12 +93,14 @@ def make_clip(job: ClipJob) -> tuple[dict[str, Any], list[tuple[str, float, floa
     midi.save(str(job.out_dir / midi_path))
     rendering = render(midi, job.soundfont, plan.duration_s, job.settings.sample_rate, job.settings.gain)
     container, subtype = AUDIO_FORMATS[job.settings.audio_format]
-    soundfile.write(str(job.out_dir / audio_path), rendering.audio, job.settings.sample_rate,
-                    format=container, subtype=subtype)
+    soundfile.write(
+        str(job.out_dir / audio_path), rendering.audio, job.settings.sample_rate, format=container, subtype=subtype
+    )
 
     times, labels = clip_labels(plan, job.settings.label_rate_hz)
-    rows = [(audio_path, round(float(v), 4), round(float(a), 4), round(float(t), 3))
-            for t, (v, a) in zip(times, labels)]
+    rows = [
+        (audio_path, round(float(v), 4), round(float(a), 4), round(float(t), 3)) for t, (v, a) in zip(times, labels)
+    ]
     rms = float(np.sqrt(np.mean(np.square(rendering.audio, dtype=np.float64))))
     timbres = [ENSEMBLES[s.ensemble] for s in plan.sections]
     record = {
@@ -135,9 +136,16 @@ def _results(jobs: list[ClipJob], workers: int) -> Iterator[tuple[dict[str, Any]
         yield from pool.map(make_clip, jobs, chunksize=4)
 
 
-def generate_corpus(out_dir: Path, n: int, seed: int, soundfonts: Sequence[Path],
-                    sampling: SamplingConfig = SamplingConfig(), settings: RenderSettings = RenderSettings(),
-                    workers: int = 1, progress: bool = False) -> dict[str, Any]:
+def generate_corpus(
+    out_dir: Path,
+    n: int,
+    seed: int,
+    soundfonts: Sequence[Path],
+    sampling: SamplingConfig = SamplingConfig(),
+    settings: RenderSettings = RenderSettings(),
+    workers: int = 1,
+    progress: bool = False,
+) -> dict[str, Any]:
     """Write ``n`` clips drawn with ``seed`` into ``out_dir`` (layout in the module docstring) and return
     the corpus description also written to ``corpus.json``."""
     require(n > 0, "n", "> 0", n)
@@ -155,8 +163,10 @@ def generate_corpus(out_dir: Path, n: int, seed: int, soundfonts: Sequence[Path]
     labels_partial = out_dir / "labels.csv.partial"
     clips_partial = out_dir / "clips.jsonl.partial"
     audio_s = 0.0
-    with labels_partial.open("w", newline="", encoding="utf-8") as labels_file, \
-            clips_partial.open("w", encoding="utf-8") as clips_file:
+    with (
+        labels_partial.open("w", newline="", encoding="utf-8") as labels_file,
+        clips_partial.open("w", encoding="utf-8") as clips_file,
+    ):
         writer = csv.writer(labels_file)
         writer.writerow(LABELS_HEADER)
         for done, (record, rows) in enumerate(_results(jobs, workers), start=1):

@@ -30,14 +30,54 @@ SAMPLE_RATE = 22050
 OGG_COMPRESSION = 0.6
 """libsndfile's Vorbis compression level (0 best quality, 1 smallest): keeps the file well under 1 MB."""
 
-CALM = Section(tempo_bpm=66.0, major=True, dissonance=0.0, velocity=52.0, dynamics=8.0, register=68.0,
-               staccato=0.05, density=1.0, ensemble="ambient", percussion=False)
-AGITATED = Section(tempo_bpm=160.0, major=False, dissonance=0.8, velocity=110.0, dynamics=0.0,
-                   register=62.0, staccato=0.75, density=4.0, ensemble="rock", percussion=True)
-SAD = Section(tempo_bpm=56.0, major=False, dissonance=0.3, velocity=46.0, dynamics=-10.0, register=54.0,
-              staccato=0.0, density=1.0, ensemble="strings", percussion=False)
-HAPPY = Section(tempo_bpm=132.0, major=True, dissonance=0.0, velocity=90.0, dynamics=6.0, register=76.0,
-                staccato=0.6, density=2.0, ensemble="mallets", percussion=True)
+CALM = Section(
+    tempo_bpm=66.0,
+    major=True,
+    dissonance=0.0,
+    velocity=52.0,
+    dynamics=8.0,
+    register=68.0,
+    staccato=0.05,
+    density=1.0,
+    ensemble="ambient",
+    percussion=False,
+)
+AGITATED = Section(
+    tempo_bpm=160.0,
+    major=False,
+    dissonance=0.8,
+    velocity=110.0,
+    dynamics=0.0,
+    register=62.0,
+    staccato=0.75,
+    density=4.0,
+    ensemble="rock",
+    percussion=True,
+)
+SAD = Section(
+    tempo_bpm=56.0,
+    major=False,
+    dissonance=0.3,
+    velocity=46.0,
+    dynamics=-10.0,
+    register=54.0,
+    staccato=0.0,
+    density=1.0,
+    ensemble="strings",
+    percussion=False,
+)
+HAPPY = Section(
+    tempo_bpm=132.0,
+    major=True,
+    dissonance=0.0,
+    velocity=90.0,
+    dynamics=6.0,
+    register=76.0,
+    staccato=0.6,
+    density=2.0,
+    ensemble="mallets",
+    percussion=True,
+)
 
 DEMO_PLAN = ClipPlan(
     seed=20250101,
@@ -45,8 +85,11 @@ DEMO_PLAN = ClipPlan(
     tonic=2,
     progression=0,
     sections=(CALM, AGITATED, SAD, HAPPY),
-    boundaries=(Boundary(start_s=12.0, ramp_s=0.0), Boundary(start_s=24.0, ramp_s=3.0),
-                Boundary(start_s=39.0, ramp_s=0.0)),
+    boundaries=(
+        Boundary(start_s=12.0, ramp_s=0.0),
+        Boundary(start_s=24.0, ramp_s=3.0),
+        Boundary(start_s=39.0, ramp_s=0.0),
+    ),
 )
 SECTION_NAMES = ("calm", "agitated", "sad", "happy")
 
@@ -54,11 +97,11 @@ SECTION_NAMES = ("calm", "agitated", "sad", "happy")
 def write_demo(out: Path, soundfont: Path = DEMO_SOUNDFONT, gain: float = DEFAULT_GAIN) -> Path:
     """Render :data:`DEMO_PLAN` to the Ogg Vorbis file ``out`` and its labels to ``<stem>_labels.csv``
     beside it; return the labels path."""
-    rendering = render(compose(DEMO_PLAN), check_soundfont(soundfont), DEMO_PLAN.duration_s, SAMPLE_RATE,
-                       gain)
+    rendering = render(compose(DEMO_PLAN), check_soundfont(soundfont), DEMO_PLAN.duration_s, SAMPLE_RATE, gain)
     out.parent.mkdir(parents=True, exist_ok=True)
-    soundfile.write(str(out), rendering.audio, SAMPLE_RATE, format="OGG", subtype="VORBIS",
-                    compression_level=OGG_COMPRESSION)
+    soundfile.write(
+        str(out), rendering.audio, SAMPLE_RATE, format="OGG", subtype="VORBIS", compression_level=OGG_COMPRESSION
+    )
     labels_path = out.with_name(f"{out.stem}_labels.csv")
     times, labels = clip_labels(DEMO_PLAN)
     with labels_path.open("w", newline="", encoding="utf-8") as handle:

@@ -60,8 +60,10 @@ class Cues:
     def blend(self, other: Cues, weight: float) -> Cues:
         """Continuous cues linearly between ``self`` (weight 0) and ``other`` (weight 1); discrete cues
         from ``self`` below weight 0.5 and from ``other`` from 0.5 on."""
-        lerp = {name: (1 - weight) * getattr(self, name) + weight * getattr(other, name)
-                for name in ("tempo_bpm", "dissonance", "velocity", "register", "staccato")}
+        lerp = {
+            name: (1 - weight) * getattr(self, name) + weight * getattr(other, name)
+            for name in ("tempo_bpm", "dissonance", "velocity", "register", "staccato")
+        }
         discrete = self if weight < 0.5 else other
         return dataclasses.replace(discrete, **lerp)
 
@@ -97,10 +99,17 @@ class Section:
 
     def cues(self, fraction: float) -> Cues:
         """Cues at ``fraction`` (0..1) of the way through the section."""
-        return Cues(tempo_bpm=self.tempo_bpm, major=self.major, dissonance=self.dissonance,
-                    velocity=self.velocity + (fraction - 0.5) * self.dynamics, register=self.register,
-                    staccato=self.staccato, density=self.density, ensemble=self.ensemble,
-                    percussion=self.percussion)
+        return Cues(
+            tempo_bpm=self.tempo_bpm,
+            major=self.major,
+            dissonance=self.dissonance,
+            velocity=self.velocity + (fraction - 0.5) * self.dynamics,
+            register=self.register,
+            staccato=self.staccato,
+            density=self.density,
+            ensemble=self.ensemble,
+            percussion=self.percussion,
+        )
 
 
 @dataclass(frozen=True)
@@ -136,13 +145,21 @@ class ClipPlan:
         require(0 <= self.tonic < 12, "tonic", "in 0..11", self.tonic)
         require(self.progression >= 0, "progression", ">= 0", self.progression)
         require(len(self.sections) >= 1, "sections", "at least one", len(self.sections))
-        require(len(self.boundaries) == len(self.sections) - 1, "boundaries", "one fewer than sections",
-                len(self.boundaries))
+        require(
+            len(self.boundaries) == len(self.sections) - 1,
+            "boundaries",
+            "one fewer than sections",
+            len(self.boundaries),
+        )
         previous_end = 0.0
         for b in self.boundaries:
             require(b.ramp_s >= 0, "boundaries.ramp_s", ">= 0", b.ramp_s)
-            require(previous_end < b.start_s and b.start_s + b.ramp_s < self.duration_s,
-                    "boundaries.start_s", "after the previous change and before the clip's end", b.start_s)
+            require(
+                previous_end < b.start_s and b.start_s + b.ramp_s < self.duration_s,
+                "boundaries.start_s",
+                "after the previous change and before the clip's end",
+                b.start_s,
+            )
             previous_end = b.start_s + b.ramp_s
 
     def section_span(self, index: int) -> tuple[float, float]:
@@ -160,7 +177,8 @@ class ClipPlan:
             if t < boundary.start_s + boundary.ramp_s:
                 weight = (t - boundary.start_s) / boundary.ramp_s
                 return self._section_cues(i, boundary.start_s).blend(
-                    self._section_cues(i + 1, boundary.start_s + boundary.ramp_s), weight)
+                    self._section_cues(i + 1, boundary.start_s + boundary.ramp_s), weight
+                )
         return self._section_cues(len(self.sections) - 1, t)
 
     def _section_cues(self, index: int, t: float) -> Cues:
@@ -174,7 +192,11 @@ class ClipPlan:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ClipPlan:
         """Rebuild a plan written by :meth:`to_dict`."""
-        return cls(seed=int(data["seed"]), duration_s=float(data["duration_s"]), tonic=int(data["tonic"]),
-                   progression=int(data["progression"]),
-                   sections=tuple(Section(**s) for s in data["sections"]),
-                   boundaries=tuple(Boundary(**b) for b in data["boundaries"]))
+        return cls(
+            seed=int(data["seed"]),
+            duration_s=float(data["duration_s"]),
+            tonic=int(data["tonic"]),
+            progression=int(data["progression"]),
+            sections=tuple(Section(**s) for s in data["sections"]),
+            boundaries=tuple(Boundary(**b) for b in data["boundaries"]),
+        )

@@ -58,15 +58,31 @@ def check_soundfont(path: Path) -> Path:
     return path
 
 
-def render(midi: mido.MidiFile, soundfont: Path, duration_s: float, sample_rate: int = 22050,
-           gain: float = DEFAULT_GAIN) -> Rendering:
+def render(
+    midi: mido.MidiFile, soundfont: Path, duration_s: float, sample_rate: int = 22050, gain: float = DEFAULT_GAIN
+) -> Rendering:
     """Render ``midi`` with ``soundfont`` to mono float32 of exactly ``round(duration_s * sample_rate)``
     samples at ``sample_rate`` Hz."""
     with tempfile.TemporaryDirectory(prefix="damer-synth-") as tmp:
         midi_path, wav_path = Path(tmp) / "clip.mid", Path(tmp) / "clip.wav"
         midi.save(str(midi_path))
-        command = [FLUIDSYNTH, "-ni", "-q", "-F", str(wav_path), "-T", "wav", "-O", "float",
-                   "-r", str(sample_rate), "-g", str(gain), str(soundfont), str(midi_path)]
+        command = [
+            FLUIDSYNTH,
+            "-ni",
+            "-q",
+            "-F",
+            str(wav_path),
+            "-T",
+            "wav",
+            "-O",
+            "float",
+            "-r",
+            str(sample_rate),
+            "-g",
+            str(gain),
+            str(soundfont),
+            str(midi_path),
+        ]
         try:
             done = subprocess.run(command, capture_output=True, text=True, check=False)
         except FileNotFoundError as exc:
@@ -80,9 +96,9 @@ def render(midi: mido.MidiFile, soundfont: Path, duration_s: float, sample_rate:
     n = int(round(duration_s * sample_rate))
     mono = np.zeros(n, dtype=np.float32)
     head = stereo[:n].mean(axis=1, dtype=np.float32)
-    mono[:len(head)] = head
+    mono[: len(head)] = head
     fade = min(n, int(FADE_OUT_S * sample_rate))
-    mono[n - fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+    mono[n - fade :] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
     peak = float(np.max(np.abs(mono))) if n else 0.0
     if not np.isfinite(peak):
         raise AudioError(f"fluidsynth produced non-finite samples with {soundfont.name}")

@@ -49,15 +49,27 @@ class SamplingConfig:
     ensembles: tuple[str, ...] = ENSEMBLE_NAMES
 
     def __post_init__(self) -> None:
-        require(0 < self.min_duration_s <= self.max_duration_s, "min_duration_s",
-                "> 0 and <= max_duration_s", self.min_duration_s)
+        require(
+            0 < self.min_duration_s <= self.max_duration_s,
+            "min_duration_s",
+            "> 0 and <= max_duration_s",
+            self.min_duration_s,
+        )
         require(0.0 <= self.change_fraction <= 1.0, "change_fraction", "in [0, 1]", self.change_fraction)
-        require(0.0 <= self.three_section_fraction <= 1.0, "three_section_fraction", "in [0, 1]",
-                self.three_section_fraction)
+        require(
+            0.0 <= self.three_section_fraction <= 1.0,
+            "three_section_fraction",
+            "in [0, 1]",
+            self.three_section_fraction,
+        )
         require(0.0 <= self.ramp_fraction <= 1.0, "ramp_fraction", "in [0, 1]", self.ramp_fraction)
         require(self.max_ramp_s >= 2.0, "max_ramp_s", ">= 2 s", self.max_ramp_s)
-        require(len(self.ensembles) > 0 and all(e in ENSEMBLES for e in self.ensembles), "ensembles",
-                f"a non-empty subset of {list(ENSEMBLE_NAMES)}", self.ensembles)
+        require(
+            len(self.ensembles) > 0 and all(e in ENSEMBLES for e in self.ensembles),
+            "ensembles",
+            f"a non-empty subset of {list(ENSEMBLE_NAMES)}",
+            self.ensembles,
+        )
 
 
 def clip_seed(corpus_seed: int, index: int) -> int:
@@ -115,8 +127,10 @@ def sample_plan(seed: int, config: SamplingConfig = SamplingConfig()) -> ClipPla
     n_sections = 1
     if rng.random() < config.change_fraction:
         n_sections = 3 if rng.random() < config.three_section_fraction else 2
-    ramps = [float(rng.uniform(2.0, config.max_ramp_s)) if rng.random() < config.ramp_fraction else 0.0
-             for _ in range(n_sections - 1)]
+    ramps = [
+        float(rng.uniform(2.0, config.max_ramp_s)) if rng.random() < config.ramp_fraction else 0.0
+        for _ in range(n_sections - 1)
+    ]
     while ramps and n_sections * MIN_SECTION_S + sum(ramps) >= duration:
         n_sections -= 1
         ramps.pop()
@@ -138,6 +152,11 @@ def sample_plan(seed: int, config: SamplingConfig = SamplingConfig()) -> ClipPla
         if ensemble is None or rng.random() < 0.5:
             ensemble = sample_ensemble(rng, target[1], config.ensembles)
         sections.append(sample_section(rng, target, ensemble))
-    return ClipPlan(seed=seed, duration_s=duration, tonic=int(rng.integers(12)),
-                    progression=int(rng.integers(N_PROGRESSIONS)), sections=tuple(sections),
-                    boundaries=tuple(boundaries))
+    return ClipPlan(
+        seed=seed,
+        duration_s=duration,
+        tonic=int(rng.integers(12)),
+        progression=int(rng.integers(N_PROGRESSIONS)),
+        sections=tuple(sections),
+        boundaries=tuple(boundaries),
+    )

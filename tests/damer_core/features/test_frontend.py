@@ -166,7 +166,9 @@ def test_three_views_stream_like_offline_and_like_each_view_alone(kind, music, r
     streamed = FrontEnd(spec)
     parts = [streamed.push(audio[a:b]) for a, b in _bounds(block_sizes(kind, audio.size, rng), audio.size)]
     n = spec.n_frames(audio.size)
-    for index, expected in enumerate((log_mel(audio, spec), cochleagram(audio, spec), musicnn_view_offline(audio, spec))):
+    for index, expected in enumerate(
+        (log_mel(audio, spec), cochleagram(audio, spec), musicnn_view_offline(audio, spec))
+    ):
         joined = np.concatenate([part[index] for part in parts])
         assert joined.shape == offline[index].shape == expected.shape and expected.shape[0] == n
         np.testing.assert_allclose(joined, offline[index], rtol=0, atol=1e-5 * max(1.0, np.abs(expected).max()))

@@ -10,7 +10,13 @@ import torch
 import torchaudio
 
 from damer_core.errors import AudioError, ConfigError
-from damer_core.features.musicnn_mel import MUSICNN_RESAMPLE_FILTER, MusicnnLogMel, MusicnnMelStream, musicnn_log_mel, musicnn_n_frames
+from damer_core.features.musicnn_mel import (
+    MUSICNN_RESAMPLE_FILTER,
+    MusicnnLogMel,
+    MusicnnMelStream,
+    musicnn_log_mel,
+    musicnn_n_frames,
+)
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "musicnn_parity.npz"
 

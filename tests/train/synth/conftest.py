@@ -17,8 +17,18 @@ from train.synth.plan import Section
 
 TIMGM6MB = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
 
-BASE_SECTION = Section(tempo_bpm=100.0, major=True, dissonance=0.0, velocity=80.0, dynamics=0.0,
-                       register=66.0, staccato=0.8, density=2.0, ensemble="piano", percussion=False)
+BASE_SECTION = Section(
+    tempo_bpm=100.0,
+    major=True,
+    dissonance=0.0,
+    velocity=80.0,
+    dynamics=0.0,
+    register=66.0,
+    staccato=0.8,
+    density=2.0,
+    ensemble="piano",
+    percussion=False,
+)
 
 
 @pytest.fixture
@@ -41,22 +51,22 @@ def soundfont() -> Path:
     return TIMGM6MB
 
 
-def tempo_from_onsets(audio: np.ndarray, sample_rate: int = 22050, low_bpm: float = 50.0,
-                      high_bpm: float = 200.0) -> float:
+def tempo_from_onsets(
+    audio: np.ndarray, sample_rate: int = 22050, low_bpm: float = 50.0, high_bpm: float = 200.0
+) -> float:
     """Tempo in bpm from the autocorrelation of a spectral-flux onset envelope (hop 256), with the peak
     lag refined by a parabola through its neighbours."""
     hop = 256
-    _, _, spectrum = signal.stft(audio, fs=sample_rate, nperseg=1024, noverlap=1024 - hop, boundary=None,
-                                 padded=False)
+    _, _, spectrum = signal.stft(audio, fs=sample_rate, nperseg=1024, noverlap=1024 - hop, boundary=None, padded=False)
     magnitude = np.log1p(100.0 * np.abs(spectrum))
     flux = np.maximum(np.diff(magnitude, axis=1), 0.0).sum(axis=0)
     flux -= flux.mean()
-    autocorrelation = signal.correlate(flux, flux, mode="full", method="fft")[len(flux) - 1:]
+    autocorrelation = signal.correlate(flux, flux, mode="full", method="fft")[len(flux) - 1 :]
     frame_rate = sample_rate / hop
     lags = np.arange(len(autocorrelation)) / frame_rate
     window = np.flatnonzero((lags >= 60.0 / high_bpm) & (lags <= 60.0 / low_bpm))
     i = window[np.argmax(autocorrelation[window])]
-    left, centre, right = autocorrelation[i - 1:i + 2]
+    left, centre, right = autocorrelation[i - 1 : i + 2]
     offset = 0.5 * (left - right) / (left - 2.0 * centre + right)
     return 60.0 * frame_rate / (i + offset)
 

@@ -97,15 +97,22 @@ def test_mode_and_dissonance_set_the_pitch_content(make_section):
 
 def test_ensembles_and_percussion_choose_programs_and_the_drum_channel(make_section):
     first, second = make_section(ensemble="strings"), make_section(ensemble="brass", percussion=True)
-    plan = ClipPlan(seed=1, duration_s=12.0, tonic=0, progression=2, sections=(first, second),
-                    boundaries=(Boundary(6.0, 0.0),))
+    plan = ClipPlan(
+        seed=1, duration_s=12.0, tonic=0, progression=2, sections=(first, second), boundaries=(Boundary(6.0, 0.0),)
+    )
     notes, programs = compose_notes(plan)
     by_time = sorted((p.time_s, p.channel, p.program) for p in programs)
     strings, brass = ENSEMBLES["strings"], ENSEMBLES["brass"]
-    assert by_time[:3] == [(0.0, MELODY, strings.melody), (0.0, ACCOMPANIMENT, strings.accompaniment),
-                           (0.0, BASS, strings.bass)]
+    assert by_time[:3] == [
+        (0.0, MELODY, strings.melody),
+        (0.0, ACCOMPANIMENT, strings.accompaniment),
+        (0.0, BASS, strings.bass),
+    ]
     assert [(c, p) for t, c, p in by_time[3:]] == [
-        (MELODY, brass.melody), (ACCOMPANIMENT, brass.accompaniment), (BASS, brass.bass)]
+        (MELODY, brass.melody),
+        (ACCOMPANIMENT, brass.accompaniment),
+        (BASS, brass.bass),
+    ]
     assert 6.0 <= by_time[3][0] < 6.7
     drums = [n for n in notes if n.channel == DRUM_CHANNEL]
     assert drums and min(n.start_s for n in drums) >= by_time[3][0] - 0.011

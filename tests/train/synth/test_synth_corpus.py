@@ -74,8 +74,29 @@ def test_corpus_is_identical_whatever_the_number_of_workers(corpus, tmp_path, so
 
 def test_command_line_writes_a_corpus_and_reports_bad_input_in_one_line(tmp_path, soundfont, capsys):
     out = tmp_path / "cli"
-    assert main(["--out", str(out), "--n", "2", "--seed", "3", "--soundfont", str(soundfont),
-                 "--workers", "1", "--min-duration", "4", "--max-duration", "5", "--format", "ogg"]) == 0
+    assert (
+        main(
+            [
+                "--out",
+                str(out),
+                "--n",
+                "2",
+                "--seed",
+                "3",
+                "--soundfont",
+                str(soundfont),
+                "--workers",
+                "1",
+                "--min-duration",
+                "4",
+                "--max-duration",
+                "5",
+                "--format",
+                "ogg",
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in (out / "audio").iterdir()) == ["s3_000000.ogg", "s3_000001.ogg"]
     assert "2 clips" in capsys.readouterr().out
     assert main(["--out", str(out), "--n", "1", "--soundfont", str(tmp_path / "missing.sf2")]) == 2

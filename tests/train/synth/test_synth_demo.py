@@ -41,7 +41,7 @@ def test_shipped_audio_is_loud_where_arousal_is_high_and_keeps_the_planned_tempi
     levels, tempi = {}, {}
     for i, name in enumerate(SECTION_NAMES):
         start, end = DEMO_PLAN.section_span(i)
-        part = audio[int(start * rate):int(end * rate)]
+        part = audio[int(start * rate) : int(end * rate)]
         levels[name] = 20 * np.log10(np.sqrt(np.mean(np.square(part, dtype=np.float64))))
         tempi[name] = estimate_tempo(part)
     assert min(levels["agitated"], levels["happy"]) > max(levels["calm"], levels["sad"]) + 6.0

@@ -38,8 +38,10 @@ def test_rendering_is_mono_of_exact_length_finite_and_reproducible(make_section,
 
 @pytest.mark.parametrize("ensemble", ["piano", "strings", "rock"])
 def test_loudness_rises_with_velocity(make_section, soundfont, ensemble):
-    levels = [rms_db(render_plan(single(make_section(velocity=v, ensemble=ensemble), 5.0), soundfont))
-              for v in (30.0, 60.0, 90.0, 120.0)]
+    levels = [
+        rms_db(render_plan(single(make_section(velocity=v, ensemble=ensemble), 5.0), soundfont))
+        for v in (30.0, 60.0, 90.0, 120.0)
+    ]
     assert np.all(np.diff(levels) > 2.0), levels
 
 
@@ -52,11 +54,12 @@ def test_rendered_tempo_matches_the_plan(make_section, soundfont, estimate_tempo
 def test_tempo_and_loudness_change_at_the_change_point(make_section, soundfont, estimate_tempo):
     calm = make_section(tempo_bpm=75.0, velocity=45.0, density=2.0)
     lively = make_section(tempo_bpm=135.0, velocity=110.0, density=2.0)
-    plan = ClipPlan(seed=2, duration_s=16.0, tonic=0, progression=0, sections=(calm, lively),
-                    boundaries=(Boundary(8.0, 0.0),))
+    plan = ClipPlan(
+        seed=2, duration_s=16.0, tonic=0, progression=0, sections=(calm, lively), boundaries=(Boundary(8.0, 0.0),)
+    )
     audio = render_plan(plan, soundfont)
     half = 8 * SAMPLE_RATE
-    before, after = audio[:half], audio[half + SAMPLE_RATE // 2:]
+    before, after = audio[:half], audio[half + SAMPLE_RATE // 2 :]
     assert estimate_tempo(before) == pytest.approx(75.0, rel=0.03)
     assert estimate_tempo(after) == pytest.approx(135.0, rel=0.03)
     assert rms_db(after) > rms_db(before) + 8.0

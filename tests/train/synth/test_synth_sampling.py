@@ -33,8 +33,9 @@ def test_corpus_draws_cover_the_plane_with_the_requested_share_of_changing_clips
     assert all(20.0 <= p.duration_s <= 30.0 for p in plans)
 
     means = np.array([clip_labels(p)[1].mean(axis=0) for p in plans if len(p.sections) == 1])
-    quadrant_counts = [np.sum((np.sign(means[:, 0]) == sv) & (np.sign(means[:, 1]) == sa))
-                       for sv in (-1, 1) for sa in (-1, 1)]
+    quadrant_counts = [
+        np.sum((np.sign(means[:, 0]) == sv) & (np.sign(means[:, 1]) == sa)) for sv in (-1, 1) for sa in (-1, 1)
+    ]
     assert min(quadrant_counts) >= 0.1 * len(means), quadrant_counts
     assert means.min() < -0.7 and means.max() > 0.7
 
