@@ -10,12 +10,18 @@ share the machine's noise, while each runs with its own data in cache as it woul
 * **recompute W**: what one would write without streaming state - the offline forward pass over the
   frames of the last W tokens at every update, keeping the last token's output.
 
+A second table puts the **offline forward pass** (``DamerModel.forward`` over whole clips: evaluation,
+training, batch analysis) beside the live step, per second of audio: wall and CPU time, FLOPs and the
+arithmetic rate reached (GFLOP/s), for one clip and for a batch of clips of ``--clip-seconds``. The offline
+pass must cost no more than streaming the same audio.
+
 The live step runs on one core (``torch.set_num_threads(1)``, the default here, ``--threads`` to change);
 the model is the default config with random weights unless ``--bundle`` is given. Latency is wall-clock
 time; compute per update is also given as the thread's CPU time (less sensitive to other processes on a
 shared machine) and in FLOPs (matrix products, convolutions and attention, by ``torch.utils.flop_counter``).
 
     python -m bench.model_step [--updates 1000] [--block 50] [--threads 1] [--bundle PATH] [--json PATH]
+                               [--clip-seconds 30] [--batch 16]
 """
 
 from __future__ import annotations
@@ -44,6 +50,29 @@ def count_flops(run: Callable[[], object]) -> int:
     return counter.get_total_flops()
 
 
+def time_offline(model: DamerModel, seconds: float, batch: int, repeats: int) -> dict[str, float]:
+    """The offline forward pass over ``batch`` random clips of ``seconds``: median wall and CPU time of
+    ``repeats`` calls (after one untimed call) and FLOPs, each per second of audio."""
+    n_frames = int(seconds * model.spec.frame_rate)
+    generator = torch.Generator().manual_seed(1)
+    inputs = tuple(
+        torch.randn(batch, n_frames, model.n_bins[view], generator=generator) * 2 - 5 if view in model.views else None
+        for view in ("mel", "cochleagram", "musicnn")
+    )
+    audio_s = batch * n_frames / model.spec.frame_rate
+    with torch.inference_mode():
+        model(*inputs)
+        wall, cpu = [], []
+        for _ in range(repeats):
+            wall_start, cpu_start = time.perf_counter(), time.thread_time()
+            model(*inputs)
+            wall.append(time.perf_counter() - wall_start)
+            cpu.append(time.thread_time() - cpu_start)
+        flops = count_flops(lambda: model(*inputs))
+    wall_ms, cpu_ms = 1e3 * float(np.median(wall)) / audio_s, 1e3 * float(np.median(cpu)) / audio_s
+    return {"ms_per_audio_s": wall_ms, "cpu_ms_per_audio_s": cpu_ms, "mflop_per_audio_s": flops / 1e6 / audio_s}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--updates", type=int, default=1000, help="timed updates per method (default 1000)")
@@ -51,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=100, help="untimed updates first (default 100)")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1: one core)")
     parser.add_argument("--bundle", type=Path, help="model bundle to time (default: default config, random weights)")
+    parser.add_argument("--clip-seconds", type=float, default=30.0, help="offline clips' length (default 30)")
+    parser.add_argument("--batch", type=int, default=16, help="clips per batch of the offline pass (default 16)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed offline passes (default 5)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -121,6 +153,17 @@ def main(argv: list[str] | None = None) -> int:
         }
     token_rate = model.spec.frame_rate / per_token
     live = stats["step (traced)"]
+    offline = {
+        "step (traced), streamed": {
+            "ms_per_audio_s": live["mean"] * token_rate,
+            "cpu_ms_per_audio_s": live["cpu"] * token_rate,
+            "mflop_per_audio_s": live["mflop"] * token_rate,
+        },
+        f"offline, 1 clip of {args.clip_seconds:g} s": time_offline(model, args.clip_seconds, 1, args.repeats),
+        f"offline, {args.batch} clips of {args.clip_seconds:g} s": time_offline(
+            model, args.clip_seconds, args.batch, args.repeats
+        ),
+    }
     results = {
         "step_p50_ms": live["p50"],
         "step_p99_ms": live["p99"],
@@ -140,6 +183,11 @@ def main(argv: list[str] | None = None) -> int:
         "step_mflop": step_flops / 1e6,
         "recompute_mflop": recompute_flops / 1e6,
         "recompute_over_step_flops": recompute_flops / step_flops,
+        "per_audio_second": offline,
+        "offline_over_streamed_cpu": {
+            name: row["cpu_ms_per_audio_s"] / offline["step (traced), streamed"]["cpu_ms_per_audio_s"]
+            for name, row in offline.items()
+        },
         "parameters": sum(p.numel() for p in model.parameters()),
         "window_tokens": config.window_tokens,
         "frames_per_token": per_token,
@@ -166,6 +214,15 @@ def main(argv: list[str] | None = None) -> int:
         f"{results['recompute_over_eager_step_cpu']:.1f}x CPU; {results['recompute_over_step_flops']:.0f}x FLOPs"
     )
     print(f"live step: {results['updates_per_s']:.0f} updates/s; real time needs {token_rate:.1f}")
+    print()
+    print(f"{'per second of audio':<30}{'wall ms':>9}{'CPU ms':>9}{'MFLOP':>9}{'GFLOP/s':>9}{'CPU / step':>12}")
+    for name, row in offline.items():
+        rate = row["mflop_per_audio_s"] / row["cpu_ms_per_audio_s"]
+        ratio = results["offline_over_streamed_cpu"][name]
+        print(
+            f"{name:<30}{row['ms_per_audio_s']:>9.3f}{row['cpu_ms_per_audio_s']:>9.3f}"
+            f"{row['mflop_per_audio_s']:>9.1f}{rate:>9.2f}{ratio:>12.3f}"
+        )
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -20,9 +20,7 @@ import datetime
 import hashlib
 import importlib.metadata
 import json
-import os
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,12 +29,14 @@ import safetensors
 import safetensors.torch
 import torch
 
+from damer_core.atomic import atomic_path
 from damer_core.config import from_mapping, to_mapping
 from damer_core.errors import BundleError, ConfigError
 from damer_core.model import DamerModel, ModelConfig
 from damer_core.model.device import place_model
 from damer_core.model.export import trace_step
 from damer_core.model.streaming import StreamingDamer
+from damer_core.shipped import DEFAULT_MODEL, shipped_model_path
 from damer_core.spec import FeatureSpec
 
 FORMAT = "damer-bundle"
@@ -77,7 +77,7 @@ class Bundle:
 
 def default_bundle_path() -> Path:
     """Where the package's default trained model lives: ``damer_core/models/default.safetensors``."""
-    return Path(__file__).resolve().parent / "models" / "default.safetensors"
+    return shipped_model_path(DEFAULT_MODEL)
 
 
 def code_version() -> str:
@@ -145,21 +145,11 @@ def save_bundle(path: str | Path, model: DamerModel, card: dict[str, Any]) -> Pa
         "model_card": card_json,
         "weights_sha256": weights_checksum(tensors),
     }
-    temporary = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(handle)
-        temporary = Path(name)
-        safetensors.torch.save_file(tensors, str(temporary), metadata=metadata)
-        os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide a shipped bundle from other users
-        os.replace(temporary, path)
-        temporary = None
+        with atomic_path(path) as temporary:
+            safetensors.torch.save_file(tensors, str(temporary), metadata=metadata)
     except OSError as exc:
         raise BundleError(f"{path}: cannot write model bundle ({exc.strerror or exc})") from None
-    finally:
-        if temporary is not None:
-            temporary.unlink(missing_ok=True)
     return path
 
 

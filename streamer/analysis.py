@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from damer_core.atomic import atomic_path
 from damer_core.bundle import Bundle
 from damer_core.errors import AudioError
 from damer_core.features.signal import SAMPLE_LIMIT
-from streamer.atomic import atomic_path
 from streamer.builder import FAST_BLOCK, build_engine
 from streamer.engine import RunSummary
 from streamer.log_out import CsvLog

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-import soundfile
 import torch
 
-from damer_core.bundle import Bundle, check_live_spec, default_bundle_path, load_bundle
+from damer_core.bundle import Bundle, check_live_spec, load_bundle
 from damer_core.errors import BundleError, DamerError, DeviceError
 from damer_core.features.frontend import FrontEnd
+from damer_core.shipped import resolve_model
 from damer_core.spec import FeatureSpec
 from streamer.engine import Engine
 from streamer.log_out import open_log
@@ -24,6 +24,7 @@ from streamer.settings import InputSettings, StreamSettings
 from streamer.sources.base import Pace, Source
 from streamer.sources.devices import find_input_device
 from streamer.sources.file import SoundFileReader, file_source
+from streamer.sources.kinds import looks_like_file
 from streamer.sources.live import LiveSource
 from streamer.sources.stdin import stdin_source
 from streamer.update import Emitter
@@ -43,28 +44,6 @@ RingFactory = Callable[[int], RingBuffer]
 # ---------------------------------------------------------------------------------------------- model
 
 
-def bundle_path(model: str) -> Path:
-    """``"default"`` -> the package's default bundle; anything else is a path.
-
-    Raises:
-        BundleError: the file does not exist (for the default: it has not been trained and shipped yet).
-    """
-    if model == "default":
-        path = default_bundle_path()
-        if not path.is_file():
-            raise BundleError(
-                f"the default model bundle {path} is not there yet (no trained model shipped with this copy); "
-                "pass --model PATH to a bundle file"
-            )
-        return path
-    path = Path(model).expanduser()
-    if path.is_dir():
-        raise BundleError(f"{path}: a folder, not a model bundle file")
-    if not path.is_file():
-        raise BundleError(f"{path}: no such model bundle")
-    return path
-
-
 def load_model(model: str, device: str) -> Bundle:
     """Load the bundle named by ``model`` on ``device`` and check that the live front-end can feed it.
 
@@ -72,7 +51,7 @@ def load_model(model: str, device: str) -> Bundle:
         BundleError: missing, corrupt or incompatible bundle.
         DeviceError: the compute device is not available.
     """
-    bundle = load_bundle(bundle_path(model), device)
+    bundle = load_bundle(resolve_model(model), device)
     try:
         check_live_spec(bundle.spec)
     except BundleError as exc:
@@ -96,22 +75,6 @@ def describe_bundle(bundle: Bundle) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- sources
-
-
-_AUDIO_SUFFIXES = {f".{name.lower()}" for name in soundfile.available_formats()} | {
-    ".mp3",
-    ".ogg",
-    ".oga",
-    ".opus",
-    ".aif",
-}
-
-
-def looks_like_file(text: str) -> bool:
-    """True when ``text`` names a file rather than a device: an existing path, one with a directory part, or
-    one ending in a sound-file suffix (``song.ogg``; a device such as ``"USB Audio 2.0"`` is not a file)."""
-    path = Path(text).expanduser()
-    return path.exists() or "/" in text or path.suffix.lower() in _AUDIO_SUFFIXES
 
 
 def open_source(

@@ -7,9 +7,11 @@ differs), ``frontend_offline`` and ``DamerModel.forward``, with update ``n`` at 
 ``model.token_end_seconds(n)``.
 
 Loop: sleep until the audio for the next update has arrived (the producer wakes the engine), read it from
-the ring — exactly up to the end of the last token it completes when no resampling is needed, so each
-update costs one wake-up and one push through the stages — and push it through; each model token that
-completes is one :class:`~streamer.update.Update`, handed to every output in order.
+the ring — from a real-time source exactly up to the end of the last token it completes when no resampling
+is needed, so each update costs one wake-up and one push through the stages; from a fast source in fixed
+quanta, so that the blocks (and with them every rounding) depend only on the input and the same file gives
+the same numbers on every run — and push it through; each model token that completes is one
+:class:`~streamer.update.Update`, handed to every output in order.
 
 Robustness decisions:
 
@@ -59,6 +61,8 @@ from streamer.stats import DurationStats
 from streamer.update import Emitter, StreamInfo, Update
 
 _WAIT_S = 0.05
+FAST_QUANTUM = 16384
+"""Input samples per read from a fast (not real-time) source."""
 
 
 class FrontEndStream(Protocol):
@@ -235,7 +239,7 @@ class Engine:
         started = False
         while not stop.is_set():
             if not self.source.finished:
-                ring.wait_for(self._until_next_token(), _WAIT_S)
+                ring.wait_for(self._wanted(), _WAIT_S)
             finished = self.source.finished  # read before available(): all samples are in by then
             if self.source.realtime:
                 self._catch_up()
@@ -243,7 +247,7 @@ class Engine:
             if available and not started:
                 started = True
                 self._begin()
-            take = available if finished else self._whole_tokens(available)
+            take = self._take(available, finished)
             if limit is not None:
                 take = min(take, limit - self._position)
             if take > 0:
@@ -257,6 +261,35 @@ class Engine:
                 self._finish()
                 return "end of input"
         return "stop request"
+
+    def _wanted(self) -> int:
+        """Input samples to wait for before the next read: a real-time source is read as soon as its next
+        update can be computed; a fast source in fixed quanta (see :meth:`_take`)."""
+        return self._until_next_token() if self.source.realtime else self._fast_quantum()
+
+    def _take(self, available: int, finished: bool) -> int:
+        """How much of ``available`` to read now.
+
+        A real-time source: everything that completes an update (all of it once the input has ended). A
+        fast source: exactly :meth:`_fast_quantum` samples, or what is left once the input has ended, so
+        that the blocks pushed through the stages depend only on the input, never on how far the reading
+        thread happened to be: the same file gives the same numbers, bit for bit, on every run.
+        """
+        if self.source.realtime:
+            return available if finished else self._whole_tokens(available)
+        quantum = self._fast_quantum()
+        if available >= quantum:
+            return quantum
+        return available if finished else 0
+
+    def _fast_quantum(self) -> int:
+        """The fixed read size of a fast source: about :data:`FAST_QUANTUM` samples (at most half the ring),
+        ending on a token boundary when no resampler sits between."""
+        target = min(FAST_QUANTUM, self.source.ring.capacity // 2)
+        if self._resampler is not None:
+            return target
+        need = self._until_next_token()
+        return need + max(0, target - need) // self._token_span * self._token_span
 
     def _until_next_token(self) -> int:
         """Input samples still missing for the next update (1 when a resampler sits between: any amount)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from streamer.update import StreamInfo, Update
@@ -23,17 +24,20 @@ def _bar(value: float) -> str:
 
 
 class TerminalMeter:
-    """Shows the latest update on one line, at most every ``interval_s`` seconds of wall time.
+    """Shows the latest update on one line: the first update at once, then at most every ``interval_s``
+    seconds of wall time.
 
     Args:
         stream: where to write (a terminal).
         interval_s: minimum wall time between two redraws.
+        clock: monotonic clock in seconds (its origin is arbitrary: only differences are used).
     """
 
-    def __init__(self, stream: TextIO, interval_s: float = 0.1) -> None:
+    def __init__(self, stream: TextIO, interval_s: float = 0.1, clock: Callable[[], float] = time.monotonic) -> None:
         self._stream = stream
         self._interval = interval_s
-        self._last = 0.0
+        self._clock = clock
+        self._last: float | None = None
         self._drawn = False
 
     @staticmethod
@@ -46,8 +50,8 @@ class TerminalMeter:
         """Nothing to set up."""
 
     def emit(self, update: Update) -> None:
-        now = time.monotonic()
-        if now - self._last < self._interval:
+        now = self._clock()
+        if self._last is not None and now - self._last < self._interval:
             return
         self._last = now
         line = (

@@ -138,8 +138,10 @@ class OscEmitter:
 
     Attributes:
         targets: the resolved targets.
+        attempts: bundles offered to each target (one per update), per target text.
         sent: bundles handed to the kernel (per update, counted once per target).
         send_errors: failed sends, per target text.
+        refused: of those, sends refused because nothing listened at the target's port, per target text.
 
     Raises:
         ConfigError: a malformed target or prefix.
@@ -152,7 +154,9 @@ class OscEmitter:
         self.prefix = check_prefix(prefix)
         self.targets = [resolve_target(t) for t in targets]
         self.sent = 0
+        self.attempts = {t.text: 0 for t in self.targets}
         self.send_errors = {t.text: 0 for t in self.targets}
+        self.refused = {t.text: 0 for t in self.targets}
         self._sockets: list[tuple[socket.socket, str]] = []
         try:
             for target in self.targets:
@@ -212,11 +216,34 @@ class OscEmitter:
         for offset, value in zip(at, values):
             _FLOAT.pack_into(datagram, offset, value)
         for sock, text in self._sockets:
+            self.attempts[text] += 1
             try:
                 sock.send(datagram)
                 self.sent += 1
+            except ConnectionRefusedError:
+                self.send_errors[text] += 1
+                self.refused[text] += 1
             except OSError:
                 self.send_errors[text] += 1
+
+    def report(self) -> list[str]:
+        """One plain line per target for the end-of-run summary: what was sent, and what went wrong."""
+        lines = []
+        for target in self.targets:
+            text = target.text
+            attempts, errors, refused = self.attempts[text], self.send_errors[text], self.refused[text]
+            line = f"OSC {text}: {attempts - errors} of {attempts} bundles sent"
+            if refused:
+                # The kernel reports a lost datagram's "port unreachable" as an error of the *next* send: while
+                # nothing listens, about every other send fails and the ones in between are lost silently.
+                line += (
+                    f", {refused} refused: nothing was listening at that port (for all or part of the run; the "
+                    "bundles sent in between were lost too)"
+                )
+            if errors > refused:
+                line += f"; {errors - refused} sends failed for other reasons (network down, buffer full)"
+            lines.append(line)
+        return lines
 
     @property
     def total_send_errors(self) -> int:

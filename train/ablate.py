@@ -26,9 +26,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from damer_core.atomic import write_atomically
 from damer_core.config import from_mapping, to_mapping
 from damer_core.errors import ConfigError
-from train.feature_cache import write_atomically
 from train.loop import TrainResult, train
 from train.recipe import TrainRecipe
 

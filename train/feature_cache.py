@@ -26,19 +26,19 @@ import json
 import logging
 import multiprocessing
 import os
-import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import torch
 
+from damer_core.atomic import write_atomically
 from damer_core.errors import AudioError, ConfigError
 from damer_core.features.frontend import frontend_offline
 from damer_core.spec import FeatureSpec
+from damer_core.threads import torch_threads
 from train.audio import load_audio
 from train.datasets.clip import ClipFeatures
 
@@ -50,7 +50,9 @@ _log = logging.getLogger(__name__)
 
 def extract_features(path: str | Path, spec: FeatureSpec) -> ClipFeatures:
     """Decode ``path`` at ``spec.sample_rate`` and run the offline front-end (the streaming front-end fed
-    the whole file at once) over it, with the musicnn view when the spec has one.
+    the whole file at once) over it, with the musicnn view when the spec has one. One torch thread, as in
+    the live engine: the musicnn view's last bits depend on the thread count, and every process filling a
+    cache must give the same entries.
 
     Raises:
         AudioError: the file cannot be decoded or is shorter than one analysis window.
@@ -61,7 +63,8 @@ def extract_features(path: str | Path, spec: FeatureSpec) -> ClipFeatures:
             f"{path}: {audio.size / spec.sample_rate:.3f} s of audio is shorter than one analysis window "
             f"({spec.win_length / spec.sample_rate:.3f} s)"
         )
-    views = frontend_offline(audio, spec)
+    with torch_threads(1):
+        views = frontend_offline(audio, spec)
     return ClipFeatures(views.mel, views.coch, None if spec.musicnn is None else views.musicnn)
 
 
@@ -79,22 +82,6 @@ def file_sha256(path: str | Path) -> str:
     except OSError as exc:
         raise AudioError(f"{path}: cannot read ({exc.strerror or exc})") from None
     return digest.hexdigest()
-
-
-def write_atomically(target: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Create ``target`` by ``write``-ing a temporary file beside it, syncing it and renaming it into place;
-    on any exception (interrupts included) the temporary file is removed and ``target`` is untouched."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 class FeatureCache:

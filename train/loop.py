@@ -49,6 +49,7 @@ import yaml
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from damer_core.atomic import write_atomically
 from damer_core.bundle import save_bundle
 from damer_core.config import to_mapping
 from damer_core.errors import ConfigError
@@ -58,7 +59,6 @@ from train.distill import Distiller
 from train.distributed import Processes, barrier, close_distributed, gather_rows, init_distributed, share
 from train.evaluate import evaluate_clips, score_of, strict_json
 from train.export import model_card
-from train.feature_cache import write_atomically
 from train.losses import supervised_loss
 from train.pcl import PCL
 from train.recipe import OptimConfig, TrainRecipe

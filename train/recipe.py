@@ -2,7 +2,9 @@
 
 Load with :func:`load_recipe` (``damer_core.config.load_config`` underneath: unknown keys, wrong types and
 out-of-range values are a :class:`~damer_core.errors.ConfigError` naming the file and dotted key). Relative
-paths (``data.sources[*].path``, ``cache_dir``) are taken from the current working directory.
+dataset paths (``data.sources[*].path``) are taken from the **data root**: ``--data-root DIR`` of the
+commands, else the environment variable ``DAMER_DATA``, else ``data`` in the current working directory;
+``cache_dir`` is taken from the current working directory.
 
 Sections (every value has a default except ``data.sources``; ``configs/train/*.yaml`` show them all):
 
@@ -23,7 +25,8 @@ from __future__ import annotations
 
 import inspect
 import math
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -75,7 +78,8 @@ class SourceConfig:
             object.__setattr__(self, "name", self.kind)
 
     def resolved_path(self) -> Path:
-        """``path`` with ``~`` expanded (relative paths stay relative to the working directory)."""
+        """``path`` with ``~`` expanded (:func:`load_recipe` has already put relative paths under the data
+        root)."""
         return Path(self.path).expanduser()
 
 
@@ -440,10 +444,28 @@ class TrainRecipe:
             )
 
 
-def load_recipe(path: str | Path) -> TrainRecipe:
-    """Read a training recipe from YAML.
+DATA_ROOT_VARIABLE = "DAMER_DATA"
+"""The environment variable naming the data root when ``--data-root`` is not given."""
+
+
+def data_root(given: str | Path | None = None) -> Path:
+    """The folder relative dataset paths are taken from: ``given``, else ``$DAMER_DATA``, else ``data``."""
+    if given is not None:
+        return Path(given).expanduser()
+    return Path(os.environ.get(DATA_ROOT_VARIABLE) or "data").expanduser()
+
+
+def load_recipe(path: str | Path, root: str | Path | None = None) -> TrainRecipe:
+    """Read a training recipe from YAML; relative ``data.sources[*].path`` are put under
+    :func:`data_root` ``(root)``.
 
     Raises:
         ConfigError: missing file, malformed YAML, unknown key, wrong type or out-of-range value.
     """
-    return load_config(path, TrainRecipe)
+    recipe = load_config(path, TrainRecipe)
+    base = data_root(root)
+    sources = tuple(
+        source if Path(source.path).expanduser().is_absolute() else replace(source, path=str(base / source.path))
+        for source in recipe.data.sources
+    )
+    return replace(recipe, data=replace(recipe.data, sources=sources))

@@ -3,7 +3,8 @@
 Both share :class:`LogMel`, so streamed frames are the offline frames computed over the same samples.
 Frame ``t`` covers samples ``[t*hop, t*hop + win_length)`` (left-aligned, no centring), windowed by a
 periodic Hann window, power spectrum of an ``n_fft = win_length`` real FFT, a torchaudio Mel filterbank,
-then ``log(max(power, log_floor))``.
+then ``log(max(power, log_floor))``. A frame comes out bit for bit the same whether it is computed
+offline or streamed in blocks of any size.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 import torch
 import torchaudio
 
+from damer_core.features.filterbank import BandedFilterbank
 from damer_core.features.signal import check_mono_block
 from damer_core.spec import FeatureSpec
 
@@ -21,11 +23,15 @@ _TORCH_DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torc
 class LogMel(torch.nn.Module):
     """Log-Mel spectrogram of left-aligned frames.
 
-    Buffers: ``window`` (win_length,), ``filterbank`` (win_length // 2 + 1, n_mels).
+    Buffer: ``window`` (win_length,). The Mel filterbank (win_length // 2 + 1 bins -> n_mels) is applied by a
+    :class:`~damer_core.features.filterbank.BandedFilterbank`, so a frame's values never depend on the
+    block it was computed in or the thread count. CPU only.
 
     Call with audio of shape ``(..., n_samples)``; returns ``(..., n_frames, n_mels)`` with
     ``n_frames = spec.n_frames(n_samples)``.
     """
+
+    window: torch.Tensor
 
     def __init__(self, spec: FeatureSpec, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
@@ -41,7 +47,7 @@ class LogMel(torch.nn.Module):
             mel_scale=spec.mel.mel_scale,
         )
         self.register_buffer("window", window.to(dtype), persistent=False)
-        self.register_buffer("filterbank", filterbank.to(dtype), persistent=False)
+        self.bands = BandedFilterbank(filterbank, dtype)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         spec = self.spec
@@ -49,7 +55,7 @@ class LogMel(torch.nn.Module):
             return audio.new_zeros(*audio.shape[:-1], 0, spec.mel.n_mels)
         frames = audio.unfold(-1, spec.win_length, spec.hop) * self.window
         power = torch.fft.rfft(frames, n=spec.n_fft).abs().pow(2)
-        return torch.log(torch.clamp(power @ self.filterbank, min=spec.mel.log_floor))
+        return torch.log(torch.clamp(self.bands(power), min=spec.mel.log_floor))
 
 
 def log_mel(audio: np.ndarray, spec: FeatureSpec, dtype: type[np.floating] = np.float32) -> np.ndarray:

@@ -14,8 +14,8 @@ resampy's ``kaiser_best``; librosa 0.10+ uses soxr instead, and the two pipeline
 21 % (relative L2, median of 24 4Q clips). :data:`MUSICNN_RESAMPLE_FILTER` (Kaiser window, 64 zero
 crossings, cut-off at 0.92 of 8 kHz) was chosen by measurement to reproduce the training pipeline: from a
 22.05 kHz stream its log-Mel is within 0.4 % of librosa + resampy's, the taggram within 1.5 % and the
-penultimate embedding within 2.3 % (torchaudio's default filter: 4.5 %, 27 %, 33 %; medians over 24 clips). It costs about
-1.5 ms of one core per second of audio and delays the stream by 96 input samples (4.4 ms).
+penultimate embedding within 2.3 % (torchaudio's default filter: 4.5 %, 27 %, 33 %; medians over 24 clips).
+It costs about 1.5 ms of one core per second of audio and delays the stream by 96 input samples (4.4 ms).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torchaudio
 
+from damer_core.features.filterbank import BandedFilterbank
 from damer_core.features.resample import ResampleFilter, ResampleStream, resample_complete
 from damer_core.features.signal import check_mono_block
 from damer_core.spec import require
@@ -48,11 +49,14 @@ def musicnn_n_frames(n_samples: int) -> int:
 class MusicnnLogMel(torch.nn.Module):
     """musicnn's log-Mel of left-aligned frames of 16 kHz audio.
 
-    Buffers: ``window`` (512,) periodic Hann, ``filterbank`` (257, 96) Slaney-scale, Slaney-normalised.
+    Buffer: ``window`` (512,) periodic Hann; the filterbank (257 bins -> 96, Slaney-scale, Slaney-normalised)
+    is a :class:`~damer_core.features.filterbank.BandedFilterbank`. CPU only.
 
     Call with audio of shape ``(..., n_samples)`` at 16 kHz; returns ``(..., musicnn_n_frames(n_samples), 96)``
     holding ``log10(10000 * mel_power + 1)``.
     """
+
+    window: torch.Tensor
 
     def __init__(self, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
@@ -67,14 +71,14 @@ class MusicnnLogMel(torch.nn.Module):
             mel_scale="slaney",
         )
         self.register_buffer("window", window.to(dtype), persistent=False)
-        self.register_buffer("filterbank", filterbank.to(dtype), persistent=False)
+        self.bands = BandedFilterbank(filterbank, dtype)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         if audio.shape[-1] < MUSICNN_N_FFT:
             return audio.new_zeros(*audio.shape[:-1], 0, MUSICNN_N_MELS)
         frames = audio.unfold(-1, MUSICNN_N_FFT, MUSICNN_HOP) * self.window
         power = torch.fft.rfft(frames).abs().pow(2)
-        return torch.log10(10000.0 * (power @ self.filterbank) + 1.0)
+        return torch.log10(10000.0 * self.bands(power) + 1.0)
 
 
 def musicnn_log_mel(audio: np.ndarray, sample_rate: int = 22050, dtype: type[np.floating] = np.float32) -> np.ndarray:

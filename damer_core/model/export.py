@@ -14,13 +14,14 @@ The exported module is a frozen trace (weights are constants) with two methods:
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+
+from damer_core.atomic import atomic_path
 
 if TYPE_CHECKING:
     from damer_core.model.damer import DamerModel
@@ -96,10 +97,6 @@ def export_step(model: DamerModel, path: str | Path, batch: int = 1) -> Path:
     file, atomically. Load it with ``torch.jit.load`` (C++: ``torch::jit::load``). Returns the path."""
     path = Path(path)
     traced = trace_step(model, batch)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as temporary:
         traced.save(str(temporary))
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
     return path

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from damer_core.errors import AudioError, ConfigError
+from damer_core.shipped import resolve_model
 from streamer.commands.stream import add_model_arguments, settings_from_args
 
 
@@ -42,14 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Analyse every file; return 1 if any failed, else 0."""
-    # Imported here: see streamer.commands.stream.run (parser construction must stay fast).
-    from streamer.analysis import analyze_file, unique_stem
-    from streamer.atomic import atomic_path
-    from streamer.builder import describe_bundle, load_model, set_threads
-    from streamer.progress import Progress
-    from streamer.signals import stop_on_signals
-
     settings = settings_from_args(args)
+    model_file = resolve_model(settings.model)
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -59,8 +54,15 @@ def run(args: argparse.Namespace) -> int:
         tempfile.TemporaryFile(dir=out).close()
     except OSError as exc:
         raise ConfigError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+    # Imported only now, once the settings are known to be good (see streamer.commands.stream.run).
+    from damer_core.atomic import atomic_path
+    from streamer.analysis import analyze_file, unique_stem
+    from streamer.builder import describe_bundle, load_model, set_threads
+    from streamer.progress import Progress
+    from streamer.signals import stop_on_signals
+
     set_threads(settings.engine.torch_threads)
-    bundle = load_model(settings.model, settings.device)
+    bundle = load_model(str(model_file), settings.device)
     print(describe_bundle(bundle), flush=True)
     progress = Progress(len(args.files), sys.stderr)
     results: list[dict[str, Any]] = []

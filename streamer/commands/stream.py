@@ -20,7 +20,9 @@ from typing import Any
 
 from damer_core.config import from_mapping, to_mapping
 from damer_core.errors import ConfigError
+from damer_core.shipped import resolve_model
 from streamer.settings import StreamSettings, load_settings
+from streamer.sources.kinds import check_input_file
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -107,8 +109,13 @@ def settings_from_args(args: argparse.Namespace) -> StreamSettings:
 
 def run(args: argparse.Namespace) -> int:
     """Stream until the input ends, ``--duration`` is reached, Ctrl-C or SIGTERM; print a summary."""
-    # Imported here, not at module level: every ``damer`` command loads this module to build its parser,
-    # and torch, numba and PortAudio would make ``damer --help`` or ``damer devices`` take seconds.
+    if args.duration is not None and not args.duration > 0:
+        raise ConfigError(f"--duration: must be > 0 seconds, got {args.duration}")
+    settings = settings_from_args(args)
+    model_file = resolve_model(settings.model)
+    check_input_file(settings.input.source)
+    # Imported only now, once the settings are known to be good: torch, numba and PortAudio take seconds to
+    # load, and every ``damer`` command loads this module to build its parser.
     from streamer.builder import (
         build_emitters,
         build_engine,
@@ -124,11 +131,8 @@ def run(args: argparse.Namespace) -> int:
     from streamer.signals import stop_on_signals
     from streamer.sources.live import LiveSource
 
-    if args.duration is not None and not args.duration > 0:
-        raise ConfigError(f"--duration: must be > 0 seconds, got {args.duration}")
-    settings = settings_from_args(args)
     set_threads(settings.engine.torch_threads)
-    bundle = load_model(settings.model, settings.device)
+    bundle = load_model(str(model_file), settings.device)
     print(describe_bundle(bundle), flush=True)
     meter = sys.stdout if settings.meter and TerminalMeter.wanted(sys.stdout) else None
     emitters = build_emitters(settings, meter)
@@ -160,9 +164,8 @@ def run(args: argparse.Namespace) -> int:
     for line in summary.lines():
         print(line)
     for emitter in osc:
-        errors = ", ".join(f"{target}: {count}" for target, count in emitter.send_errors.items())
-        hint = " (refused sends mean nothing was listening at that port)" if emitter.total_send_errors else ""
-        print(f"OSC bundles sent: {emitter.sent}; send errors: {errors}{hint}")
+        for line in emitter.report():
+            print(line)
     failed_logs = [e for e in emitters if isinstance(e, LineLog) and e.error is not None]
     for log in failed_logs:
         print(

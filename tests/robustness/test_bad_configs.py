@@ -78,7 +78,7 @@ def test_unreadable_settings_files(tmp_path: Path, capsys) -> None:
         assert err.startswith(f"damer stream: error: {path}: ") and message in err and err.count("\n") == 1, err
 
 
-TINY = Path(__file__).resolve().parents[2] / "configs" / "train" / "tiny.yaml"
+TINY = Path(__file__).resolve().parents[1] / "train" / "tiny.yaml"
 
 
 def _recipe(edit: dict) -> str:
@@ -164,3 +164,25 @@ def test_log_on_a_full_disk_does_not_stop_the_stream(bundle_path: Path, tmp_path
         captured.err
         == f"damer stream: log {log}: writing failed (No space left on device), the log is incomplete; the stream went on without it\n"
     )
+
+
+def test_training_without_its_data_says_where_to_get_it_and_leaves_nothing(tmp_path: Path, monkeypatch, capsys) -> None:
+    """4Q is not part of damer: a recipe naming it where it is not says where it comes from and where it
+    goes, and the failed run leaves no empty output folder."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DAMER_DATA", raising=False)
+    data = yaml.safe_load(TINY.read_text())
+    data["data"] = {"sources": [{"kind": "4q", "path": "4q"}]}
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(data))
+    assert main(["train", "recipe.yaml", "--out", "run", "--no-progress"]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("damer train: error: data/4q: the 4Q dataset is not there. Download it")
+    assert "http://mir.dei.uc.pt/downloads.html" in line and "--data-root DIR, else $DAMER_DATA" in line
+    assert not (tmp_path / "run").exists()
+    elsewhere = tmp_path / "datasets"
+    assert main(["train", "recipe.yaml", "--out", "run", "--no-progress", "--data-root", str(elsewhere)]) == 2
+    assert capsys.readouterr().err.startswith(f"damer train: error: {elsewhere / '4q'}: the 4Q dataset is not there")
+    monkeypatch.setenv("DAMER_DATA", "other")
+    assert main(["train", "recipe.yaml", "--out", "run", "--no-progress"]) == 2
+    assert capsys.readouterr().err.startswith("damer train: error: other/4q: the 4Q dataset is not there")
+    assert list(tmp_path.iterdir()) == [tmp_path / "recipe.yaml"]

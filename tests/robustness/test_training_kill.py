@@ -99,7 +99,7 @@ def test_killed_training_resumes_to_the_uninterrupted_result(tiny_run_dir: Path)
         assert on_disk in (max(seen), max(seen) + 1), (on_disk, seen)
     print(f"kills: {kills}")
     leftovers = [p.name for p in Path("resumed").iterdir() if p.name.startswith(".")]
-    assert all(name.startswith(".checkpoint.pt.") and name.endswith(".partial") for name in leftovers), leftovers
+    assert all(name.startswith(".checkpoint.pt.") and name.endswith(".tmp") for name in leftovers), leftovers
 
     resumed = damer("train", "recipe.yaml", "--out", "resumed", "--no-progress")
     assert resumed.returncode == 0, resumed.stderr

@@ -6,9 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from damer_core import shipped
 from damer_core.bundle import default_bundle_path
 from damer_core.errors import BundleError
-from streamer.builder import bundle_path, describe_bundle, looks_like_file
+from damer_core.shipped import resolve_model
+from streamer.builder import describe_bundle
+from streamer.sources.kinds import looks_like_file
 
 
 @pytest.mark.parametrize(
@@ -28,12 +31,18 @@ def test_input_names_a_file_or_a_device(text: str, is_file: bool) -> None:
     assert looks_like_file(text) is is_file
 
 
-def test_default_bundle_missing_is_explained() -> None:
-    if default_bundle_path().is_file():
-        assert bundle_path("default") == default_bundle_path()
-        return
-    with pytest.raises(BundleError, match="default model bundle .* is not there yet.*--model PATH"):
-        bundle_path("default")
+def test_model_names_a_shipped_bundle_or_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert resolve_model("default") == default_bundle_path()
+    bundle_file = tmp_path / "mine.safetensors"
+    bundle_file.write_bytes(b"")
+    assert resolve_model(str(bundle_file)) == bundle_file
+    with pytest.raises(BundleError, match="nosuch: no such model bundle .*shipped model: default"):
+        resolve_model("nosuch")
+    with pytest.raises(BundleError, match="a folder, not a model bundle file"):
+        resolve_model(str(tmp_path))
+    monkeypatch.setattr(shipped, "MODELS_DIR", tmp_path / "empty")
+    with pytest.raises(BundleError, match="default model bundle .* is not there.*--model PATH"):
+        resolve_model("default")
 
 
 def test_bundle_description_names_path_and_card(bundle, bundle_path: Path) -> None:

@@ -237,3 +237,47 @@ def test_unresolvable_osc_host_fails_before_streaming(bundle_path: Path, write_w
 def test_bad_duration(bundle_path: Path, capsys) -> None:
     assert main(["stream", "--duration", "0", "--model", str(bundle_path)]) == 2
     assert "--duration" in capsys.readouterr().err
+
+
+_RUN_AND_LIST_HEAVY_IMPORTS = """
+import json, sys
+from damer_core.cli import main
+status = main(sys.argv[1:])
+print(json.dumps([status, sorted(m for m in ("torch", "numba", "sounddevice") if m in sys.modules)]))
+"""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["stream", "--osc", "bad"],
+        ["stream", "--input", "no-such-song.wav"],
+        ["stream", "--model", "no-such-model"],
+        ["stream", "--duration", "-1"],
+        ["stream", "--config", "CONFIG"],
+        ["analyze", "song.wav", "--out", "OUT", "--model", "no-such-model"],
+        ["analyze", "song.wav", "--out", "OUT", "--smoothing", "-2"],
+    ],
+    ids=["bad osc", "missing input", "missing model", "bad duration", "bad config", "analyze model", "analyze flag"],
+)
+def test_settings_errors_come_before_torch_loads(argv: list[str], tmp_path: Path) -> None:
+    """A mistake in the settings is reported at once: nothing heavy is imported before they are checked."""
+    config = tmp_path / "show.yaml"
+    config.write_text("engine:\n  smoothing_s: -1\n")
+    argv = [str(config) if a == "CONFIG" else str(tmp_path / "out") if a == "OUT" else a for a in argv]
+    run = subprocess.run(
+        [sys.executable, "-c", _RUN_AND_LIST_HEAVY_IMPORTS, *argv], capture_output=True, text=True, cwd=tmp_path
+    )
+    status, heavy = json.loads(run.stdout.splitlines()[-1])
+    assert status == 2 and heavy == [], run.stderr
+    assert len(run.stderr.splitlines()) == 1 and "error:" in run.stderr
+
+
+def test_unknown_flag_shows_the_sub_command_usage_and_version_is_printed() -> None:
+    typo = subprocess.run(
+        [sys.executable, "-m", "damer_core.cli", "stream", "--inptu", "x"], capture_output=True, text=True
+    )
+    assert typo.returncode == 2
+    assert typo.stderr.startswith("usage: damer stream") and "unrecognized arguments: --inptu x" in typo.stderr
+    version = subprocess.run([sys.executable, "-m", "damer_core.cli", "--version"], capture_output=True, text=True)
+    assert version.returncode == 0 and version.stdout.startswith("damer 0.")

@@ -18,6 +18,7 @@ from streamer.builder import build_engine
 from streamer.engine import Engine
 from streamer.recorder import Recorder
 from streamer.ring import RingBuffer
+from streamer.sources.base import ThreadedSource
 from streamer.sources.file import SoundFileReader, file_source
 from tests.streamer.conftest import music_signal, offline_reference
 
@@ -99,6 +100,40 @@ def test_duration_stops_after_that_much_audio(bundle: Bundle, write_wav) -> None
     assert summary.stopped_by == "duration"
     assert summary.audio_s == pytest.approx(1.0)
     assert_matches(table, offline_reference(bundle, audio[:22050], 22050))
+
+
+class JitteryReader:
+    """A file reader that returns blocks of random sizes and now and then pauses, as a reader thread does
+    on a busy machine (seeded: each seed is another interleaving of the reader and the engine)."""
+
+    def __init__(self, path, seed: int) -> None:
+        self._reader = SoundFileReader(path)
+        self.sample_rate, self.name = self._reader.sample_rate, self._reader.name
+        self._rng = np.random.default_rng(seed)
+
+    def read(self, max_frames: int) -> np.ndarray:
+        if self._rng.random() < 0.3:
+            time.sleep(0.002)
+        return self._reader.read(int(self._rng.integers(1, max_frames + 1)))
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+@pytest.mark.parametrize("rate", [22050, 44100], ids=["model rate", "resampled"])
+def test_fast_pace_gives_the_same_bits_whatever_the_reader_thread_does(bundle: Bundle, write_wav, rate: int) -> None:
+    """``damer analyze`` and ``--pace fast`` read fixed quanta: how the reader thread was scheduled (block
+    sizes, pauses) never changes a single bit of the results."""
+    path = write_wav("music.wav", music_signal(4.0, rate, seed=5), rate)
+    tables = []
+    for seed in range(4):
+        source = ThreadedSource(JitteryReader(path, seed), "fast", 1.0, 3000, "jittery file")
+        recorder = Recorder()
+        build_engine(bundle, source, [recorder], 0.0, 0.25).run()
+        tables.append(recorder.table())
+    for table in tables[1:]:
+        for column in tables[0]:
+            np.testing.assert_array_equal(table[column], tables[0][column])
 
 
 class ScriptedSource:

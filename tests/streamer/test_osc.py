@@ -168,6 +168,11 @@ def test_closed_port_never_stops_the_engine(bundle: Bundle, write_wav) -> None:
     assert summary.updates > 30
     assert emitter.total_send_errors > 0  # ConnectionRefusedError on sends after the first
     assert emitter.sent + emitter.total_send_errors == summary.updates
+    target = f"127.0.0.1:{port}"
+    assert emitter.attempts[target] == summary.updates and emitter.refused[target] == emitter.total_send_errors
+    [line] = emitter.report()
+    sent, refused = emitter.sent, emitter.refused[target]
+    assert line.startswith(f"OSC {target}: {sent} of {summary.updates} bundles sent, {refused} refused: nothing was ")
 
 
 def test_unresolvable_host_is_a_start_up_error() -> None:

@@ -1,4 +1,4 @@
-"""Small outputs and helpers: terminal meter, duration statistics, atomic files, log file names."""
+"""Small outputs and helpers: terminal meter, duration statistics, log file names."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from damer_core.errors import ConfigError
-from streamer.atomic import atomic_path
 from streamer.log_out import open_log
 from streamer.meter import TerminalMeter
 from streamer.recorder import Recorder
@@ -22,14 +21,29 @@ class FakeTerminal(io.StringIO):
         return True
 
 
-def test_meter_rewrites_one_line_at_most_every_interval() -> None:
-    screen = FakeTerminal()
-    meter = TerminalMeter(screen, interval_s=3600.0)
+class FakeClock:
+    """A monotonic clock that starts at ``origin`` seconds and moves only when told to."""
+
+    def __init__(self, origin: float) -> None:
+        self.now = origin
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize("origin", [0.0, 5.0, 1e7], ids=["clock at 0", "just booted", "up for months"])
+def test_meter_draws_the_first_update_at_once_then_at_most_every_interval(origin: float) -> None:
+    screen, clock = FakeTerminal(), FakeClock(origin)
+    meter = TerminalMeter(screen, interval_s=3600.0, clock=clock)
     meter.emit(Update(time=1.5, valence=0.5, arousal=-1.0, p_high_valence=0.75, p_high_arousal=0.0, compute_s=0.002))
+    clock.now += 3599.0
     meter.emit(Update(time=1.6, valence=0.1, arousal=0.1))  # within the interval: not drawn
+    assert screen.getvalue().count("\r") == 1
+    clock.now += 1.0
+    meter.emit(Update(time=1.7, valence=0.2, arousal=0.2))  # the interval has passed: drawn
     meter.close()
     text = screen.getvalue()
-    assert text.count("\r") == 1 and text.endswith("\n")
+    assert text.count("\r") == 2 and text.endswith("\n")
     assert "V +0.50 ----------|#####-----" in text
     assert "A -1.00 ##########|----------" in text
     assert "p(V high) 0.75" in text and "2.00 ms" in text
@@ -47,18 +61,6 @@ def test_duration_stats_match_numpy_percentiles(rng: np.random.Generator) -> Non
     for q in (50, 90, 99):
         assert stats.percentile(q) == pytest.approx(np.percentile(samples, q), rel=0.015)
     assert DurationStats().percentile(99) == 0.0
-
-
-def test_atomic_path_replaces_only_on_success(tmp_path: Path) -> None:
-    target = tmp_path / "out.csv"
-    target.write_text("old")
-    with pytest.raises(RuntimeError), atomic_path(target) as temporary:
-        temporary.write_text("half")
-        raise RuntimeError("interrupted")
-    assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
-    with atomic_path(target) as temporary:
-        temporary.write_text("new")
-    assert target.read_text() == "new" and list(tmp_path.iterdir()) == [target]
 
 
 def test_log_needs_a_known_suffix(tmp_path: Path) -> None:

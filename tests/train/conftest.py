@@ -47,13 +47,13 @@ def emotion_tone(valence: float, arousal: float, seconds: float, sample_rate: in
     return ((0.05 + 0.2 * level) * pulse * tone / 2.5 + 0.005 * noise).astype(np.float32)
 
 
-TINY_RECIPE = Path(__file__).resolve().parents[2] / "configs" / "train" / "tiny.yaml"
+TINY_RECIPE = Path(__file__).resolve().parent / "tiny.yaml"
 
 
 @pytest.fixture
 def tiny_run_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A working folder for ``configs/train/tiny.yaml`` (copied in as ``recipe.yaml``), made the current
-    directory: 12 labelled 2 s clips (3 per quadrant, one with dynamic labels) and 2 unlabelled ones."""
+    """A working folder for ``tests/train/tiny.yaml`` (copied in as ``recipe.yaml``), made the current
+    directory and the data root: 12 labelled 2 s clips (3 per quadrant, one with dynamic labels) and 2 unlabelled ones."""
     labelled = tmp_path / "labelled"
     labelled.mkdir()
     rows = ["path,valence,arousal,time,group"]
@@ -74,6 +74,7 @@ def tiny_run_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         soundfile.write(path, emotion_tone(valence, arousal, 2.0, seed=100 + i), 22050, subtype="FLOAT")
     (tmp_path / "recipe.yaml").write_text(TINY_RECIPE.read_text())
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DAMER_DATA", ".")  # the data root: relative dataset paths are taken from here
     return tmp_path
 
 

@@ -17,7 +17,7 @@ from train.loop import TrainResult
 from train.recipe import TrainRecipe, load_recipe
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-TINY = Path(__file__).resolve().parents[2] / "configs" / "train" / "tiny.yaml"
+TINY = Path(__file__).resolve().parent / "tiny.yaml"
 
 
 def differences(a: dict, b: dict, prefix: str = "") -> list[str]:

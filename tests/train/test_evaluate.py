@@ -28,7 +28,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def tiny_model(seed: int = 0) -> DamerModel:
     torch.manual_seed(seed)
-    recipe = load_recipe(Path(__file__).resolve().parents[2] / "configs" / "train" / "tiny.yaml")
+    recipe = load_recipe(Path(__file__).resolve().parent / "tiny.yaml")
     model = DamerModel(recipe.model, FeatureSpec())
     with torch.no_grad():
         for parameter in model.parameters():

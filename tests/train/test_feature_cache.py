@@ -8,7 +8,8 @@ import pytest
 import train.feature_cache as feature_cache
 from damer_core.errors import AudioError, ConfigError
 from damer_core.features.frontend import frontend_offline
-from damer_core.spec import FeatureSpec
+from damer_core.spec import FeatureSpec, MusicnnViewSpec
+from damer_core.threads import torch_threads
 from train.audio import load_audio
 from train.feature_cache import FeatureCache, file_sha256
 
@@ -101,18 +102,23 @@ def test_float16_storage_error_is_within_the_documented_bound(tmp_path, write_au
         assert np.any(b != a)
 
 
-def test_fill_in_parallel_processes_equals_serial(tmp_path, write_audio):
-    paths = [write_audio(tmp_path / f"{i}.wav", seconds=0.3, frequency=200.0 * (i + 1)) for i in range(3)]
+@pytest.mark.parametrize("threads", [1, 2], ids=["1 thread here", "2 threads here"])
+def test_fill_in_parallel_processes_equals_serial(tmp_path, write_audio, threads: int):
+    """Entries are the same bits whether computed by worker processes or in this one, whatever this
+    process's thread count (three views: the musicnn network's sums depend on the thread count)."""
+    spec = FeatureSpec(musicnn=MusicnnViewSpec(pool_frames=31))
+    paths = [write_audio(tmp_path / f"{i}.wav", seconds=0.6, frequency=200.0 * (i + 1)) for i in range(3)]
     progress = []
-    parallel = FeatureCache(tmp_path / "parallel", SPEC)
+    parallel = FeatureCache(tmp_path / "parallel", spec)
     hashes = parallel.fill(paths, workers=2, progress=lambda done, total: progress.append((done, total)))
     assert hashes == [file_sha256(p) for p in paths]
     assert sorted(progress) == [(1, 3), (2, 3), (3, 3)]
-    serial = FeatureCache(tmp_path / "serial", SPEC)
-    serial.fill(paths)
+    serial = FeatureCache(tmp_path / "serial", spec)
+    with torch_threads(threads):
+        serial.fill(paths)
     for h in hashes:
-        np.testing.assert_array_equal(parallel.load(h).coch, serial.load(h).coch)
-        np.testing.assert_array_equal(parallel.load(h).mel, serial.load(h).mel)
+        for view in ("mel", "coch", "musicnn"):
+            np.testing.assert_array_equal(getattr(parallel.load(h), view), getattr(serial.load(h), view))
     assert parallel.fill(paths, workers=2, progress=lambda *_: pytest.fail("nothing left to compute")) == hashes
 
 

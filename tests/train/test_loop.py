@@ -18,6 +18,7 @@ import safetensors.torch
 import torch
 import yaml
 
+from damer_core.atomic import new_file_mode
 from damer_core.bundle import check_live_spec, load_bundle
 from damer_core.config import to_mapping
 from damer_core.errors import ConfigError
@@ -91,6 +92,10 @@ def test_tiny_run_lowers_the_loss_and_writes_a_bundle_the_engine_loads(tiny_run_
     assert card["recipe"] == to_mapping(recipe) and "code_version" in card and "created" in card
     assert json.loads(Path("out/metrics.json").read_text()) == card["metrics"]["validation"]
     check_live_spec(bundle.spec)
+    # Every result is readable like any file the user writes (the umask decides, not the temporary files).
+    assert {path.name: path.stat().st_mode & 0o777 for path in Path("out").iterdir()} == {
+        path.name: new_file_mode() for path in Path("out").iterdir()
+    }
 
     # Streaming the clip's features through the loaded model gives the evaluation's per-token outputs.
     features = corpus.store.features(int(corpus.validation[0]))

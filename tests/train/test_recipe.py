@@ -15,7 +15,7 @@ MINIMAL = "data:\n  sources:\n    - {kind: 4q, path: q}\n"
 
 def test_every_shipped_recipe_loads() -> None:
     names = {path.stem for path in RECIPES}
-    assert {"memo2496", "deam", "pmemo", "emomusic", "4q", "synth", "tiny"} <= names
+    assert {"memo2496", "deam", "pmemo", "emomusic", "4q", "synth", "default"} <= names
     for path in RECIPES:
         recipe = load_recipe(path)
         assert isinstance(recipe, TrainRecipe)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from train.commands.options import add_data_root_argument
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``ablate`` sub-command."""
@@ -31,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train every variant for N steps instead of the recipe's, its schedules scaled alike (a shorter study)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_data_root_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -39,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from train.ablate import applicable_variants, format_markdown, run_ablation, shortened
     from train.recipe import load_recipe
 
-    recipe = load_recipe(args.recipe)
+    recipe = load_recipe(args.recipe, args.data_root)
     if args.steps is not None:
         recipe = shortened(recipe, args.steps)
     rows = run_ablation(recipe, args.out, args.only or applicable_variants(recipe), progress=not args.no_progress)

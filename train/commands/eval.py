@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from train.commands.options import add_data_root_argument
+
 DEFAULT_CACHE = ".cache/damer-features"
 # File (or folder) names that identify each reader's format, checked in this order.
 SIGNATURES = (
@@ -67,6 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--cache", metavar="DIR", help=f"feature cache (default: the recipe's, else {DEFAULT_CACHE})")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="compute device")
+    add_data_root_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -77,18 +80,18 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
+    from damer_core.atomic import write_atomically
     from damer_core.bundle import load_bundle
     from damer_core.errors import ConfigError
     from train.data import FeatureStore, check_source_spec, read_corpus
     from train.datasets import read_dataset
     from train.evaluate import evaluate_clips, strict_json
-    from train.feature_cache import write_atomically
     from train.recipe import SourceConfig, load_recipe
 
     bundle = load_bundle(args.bundle, args.device)
     data = Path(args.data)
     if data.suffix.lower() in (".yaml", ".yml"):
-        recipe = load_recipe(data)
+        recipe = load_recipe(data, args.data_root)
         corpus = read_corpus(recipe, bundle.spec)
         splits = {"validation": corpus.validation, "test": corpus.test}
         indices = list(splits[args.split]) if args.split in splits else list(range(len(corpus.clips)))

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
+
+from train.commands.options import add_data_root_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder: checkpoint, history, bundle")
     parser.add_argument("--restart", action="store_true", help="start over even if DIR holds a checkpoint")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_data_root_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -32,8 +36,15 @@ def run(args: argparse.Namespace) -> int:
     from train.loop import train
     from train.recipe import load_recipe
 
-    recipe = load_recipe(args.recipe)
-    result = train(recipe, args.out, progress=not args.no_progress, restart=args.restart)
+    recipe = load_recipe(args.recipe, args.data_root)
+    out = Path(args.out)
+    created = not out.exists()
+    try:
+        result = train(recipe, out, progress=not args.no_progress, restart=args.restart)
+    except BaseException:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # a run that failed before writing anything leaves nothing behind
+        raise
     score = "no validation" if result.best_score is None else f"{recipe.early_stopping.metric} {result.best_score:.4f}"
     ending = "stopped early" if result.stopped_early else "finished"
     if os.environ.get("RANK", "0") != "0":

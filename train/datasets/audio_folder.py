@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from train.datasets.clip import Clip
-from train.errors import DatasetError
+from train.errors import WHERE_DATA_IS, DatasetError
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3")
 
@@ -22,7 +22,7 @@ def read_audio_folder(root: str | Path, source: str = "unlabelled") -> list[Clip
     """
     root = Path(root)
     if not root.is_dir():
-        raise DatasetError(f"{root}: audio folder not found")
+        raise DatasetError(f"{root}: audio folder not found ({WHERE_DATA_IS})")
     files = sorted(
         path.relative_to(root).as_posix()
         for path in root.rglob("*")

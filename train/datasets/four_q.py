@@ -32,11 +32,13 @@ from pathlib import Path
 from damer_core.errors import ConfigError
 from train.datasets.clip import Clip
 from train.datasets.tables import Row, parse_number, read_csv, require_audio
-from train.errors import DatasetError
+from train.errors import WHERE_DATA_IS, DatasetError
 
 SOURCE = "4q"
 METADATA = "panda_dataset_taffc_metadata.csv"
 ANNOTATIONS = "panda_dataset_taffc_annotations.csv"
+DOWNLOAD_PAGE = "http://mir.dei.uc.pt/downloads.html"
+"""The dataset's public page (its authors' lab, University of Coimbra)."""
 QUADRANT_SIGNS = {"Q1": (1.0, 1.0), "Q2": (-1.0, 1.0), "Q3": (-1.0, -1.0), "Q4": (1.0, -1.0)}
 DEFAULT_TAG_MAGNITUDE = 0.75
 
@@ -74,6 +76,11 @@ def read_four_q(root: str | Path, tag_magnitude: float = DEFAULT_TAG_MAGNITUDE) 
         raise ConfigError(f"tag_magnitude: must be in (0, 1], got {tag_magnitude!r}")
     root = Path(root)
     metadata_path, annotations_path = root / METADATA, root / ANNOTATIONS
+    if not root.is_dir():
+        raise DatasetError(
+            f"{root}: the 4Q dataset is not there. Download it (Panda et al. 2018, research use only) from "
+            f"{DOWNLOAD_PAGE} and unpack it so that {annotations_path} exists ({WHERE_DATA_IS})"
+        )
     for path in (metadata_path, annotations_path):
         if not path.is_file():
             raise DatasetError(f"{path}: 4Q table not found")

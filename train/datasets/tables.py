@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from train.datasets.clip import DynamicLabels
-from train.errors import DatasetError
+from train.errors import WHERE_DATA_IS, DatasetError
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def find_optional_path(root: Path, name: str, is_dir: bool = False) -> Path | No
     """
     root = Path(root)
     if not root.is_dir():
-        raise DatasetError(f"{root}: dataset folder not found")
+        raise DatasetError(f"{root}: dataset folder not found ({WHERE_DATA_IS})")
     found = sorted(p for p in root.rglob(name) if (p.is_dir() if is_dir else p.is_file()))
     if len(found) > 1:
         kind = "folders" if is_dir else "files"

@@ -26,7 +26,9 @@ def reference_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias:
     return out
 
 
-@pytest.mark.parametrize(("n_tokens", "window"), [(1, 1), (7, 7), (6, 9), (40, 9), (37, 1), (50, 16)])
+@pytest.mark.parametrize(
+    ("n_tokens", "window"), [(1, 1), (7, 7), (6, 9), (40, 9), (37, 1), (50, 16), (1, 16), (17, 16), (33, 16), (64, 16)]
+)
 def test_windowed_attention_matches_loop(n_tokens: int, window: int, rel_err) -> None:
     generator = torch.Generator().manual_seed(n_tokens * 100 + window)
     q, k, v = (torch.randn(2, 3, n_tokens, 8, generator=generator) for _ in range(3))
