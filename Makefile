@@ -5,10 +5,11 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 
 # Debian packages: the engine needs PortAudio; the tests also drive real OSC receivers (liblo's oscdump,
-# Pure Data), a PulseAudio virtual sound card and FluidSynth with a General MIDI soundfont.
+# Pure Data), a PulseAudio virtual sound card, FluidSynth with a General MIDI soundfont, and a headless
+# browser (Chromium) that loads the live monitor.
 DEB_RUN := libportaudio2
 DEB_TEST := $(DEB_RUN) liblo-tools pulseaudio pulseaudio-utils libasound2-plugins puredata-core \
-            fluidsynth timgm6mb-soundfont
+            fluidsynth timgm6mb-soundfont chromium
 
 # The shipped default model (damer_core/models/default.safetensors): fetch and render its data, train it.
 DEB_TRAIN := fluidsynth timgm6mb-soundfont fluid-soundfont-gm
@@ -20,7 +21,7 @@ TRAIN_ENSEMBLES := ambient brass clavinet_funk electric_piano harp horns nylon_g
 .PHONY: run test setup setup-dev deb-run deb-test deb-train default-model clean
 
 run: setup
-	$(BIN)/damer stream
+	$(BIN)/damer stream --monitor
 
 test: setup-dev
 	$(BIN)/python -m pytest -n 2 -q

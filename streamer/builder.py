@@ -18,6 +18,7 @@ from damer_core.spec import FeatureSpec
 from streamer.engine import Engine
 from streamer.log_out import open_log
 from streamer.meter import TerminalMeter
+from streamer.monitor.emitter import open_monitor, open_ws
 from streamer.osc import OscEmitter
 from streamer.ring import RingBuffer
 from streamer.settings import InputSettings, StreamSettings
@@ -128,12 +129,15 @@ def open_default_or_demo(
 # ---------------------------------------------------------------------------------------------- engine
 
 
-def build_emitters(settings: StreamSettings, meter_stream: TextIO | None) -> list[Emitter]:
-    """OSC (when enabled), the log file (when set) and the terminal meter (when ``meter_stream`` is given).
+def build_emitters(
+    settings: StreamSettings, meter_stream: TextIO | None, monitor: bool = False, model: str = ""
+) -> list[Emitter]:
+    """OSC (when enabled), the log file (when set), the monitor (when ``monitor``; its page names ``model``),
+    the WebSocket output (when enabled) and the terminal meter (when ``meter_stream`` is given).
 
     Raises:
         ConfigError: malformed OSC target or prefix, bad log file name.
-        DeviceError: an OSC host that does not resolve.
+        DeviceError: an OSC host that does not resolve; a monitor or WebSocket port in use.
     """
     emitters: list[Emitter] = []
     try:
@@ -141,6 +145,10 @@ def build_emitters(settings: StreamSettings, meter_stream: TextIO | None) -> lis
             emitters.append(OscEmitter(settings.osc.targets, settings.osc.prefix))
         if settings.log.path is not None:
             emitters.append(open_log(settings.log.path))
+        if monitor:
+            emitters.append(open_monitor(settings.monitor, model))
+        if settings.ws.enabled:
+            emitters.append(open_ws(settings.ws))
     except DamerError:
         for emitter in emitters:
             emitter.close()

@@ -74,17 +74,23 @@ class CsvLog(LineLog):
         return row
 
 
+def update_record(update: Update) -> dict[str, float]:
+    """The values of one update by name (:data:`COLUMNS`; the time rounded to the microsecond): a JSON Lines
+    record without its compute time, and a message of the WebSocket output."""
+    return {
+        "time": round(update.time, 6),
+        "valence": update.valence,
+        "arousal": update.arousal,
+        "p_high_valence": update.p_high_valence,
+        "p_high_arousal": update.p_high_arousal,
+    }
+
+
 class JsonlLog(LineLog):
     """Writes one JSON object per update (JSON Lines has no header)."""
 
     def line(self, update: Update) -> str:
-        record = {
-            "time": round(update.time, 6),
-            "valence": update.valence,
-            "arousal": update.arousal,
-            "p_high_valence": update.p_high_valence,
-            "p_high_arousal": update.p_high_arousal,
-        }
+        record = update_record(update)
         if self._compute:
             record["compute_ms"] = round(1000.0 * update.compute_s, 4)
         return json.dumps(record)

@@ -14,6 +14,8 @@ from typing import Literal
 from damer_core.config import load_config
 from damer_core.errors import ConfigError
 from damer_core.spec import require
+from streamer.monitor.address import parse_listen_address
+from streamer.monitor.policy import check_origin
 from streamer.osc import DEFAULT_PREFIX, check_prefix, parse_target
 
 
@@ -123,6 +125,64 @@ class LogSettings:
     path: str | None = None
 
 
+def _check_web(address: str, allow_origin: tuple[str, ...]) -> None:
+    """Raise a :class:`ConfigError` naming ``address`` or ``allow_origin[i]`` when malformed."""
+    try:
+        parse_listen_address(address)
+    except ConfigError as exc:
+        raise ConfigError(f"address: {exc}") from None
+    for i, origin in enumerate(allow_origin):
+        try:
+            check_origin(origin)
+        except ConfigError as exc:
+            raise ConfigError(f"allow_origin[{i}]: {exc}") from None
+
+
+@dataclass(frozen=True)
+class MonitorSettings:
+    """The live monitor: a page showing the stream in a browser (:mod:`streamer.monitor`).
+
+    Attributes:
+        enabled: ``true``, ``false``, or ``"auto"``: on when ``damer stream``'s standard output is a terminal.
+        address: ``[HOST:]PORT`` the page is served on; without a host 127.0.0.1 (this machine only); port 0 =
+            any free port (the command prints the URL).
+        allow_origin: web origins (``http://host:port``, or ``null``) whose pages may also open the monitor's
+            WebSocket; its own page always may.
+    """
+
+    enabled: bool | str = "auto"
+    address: str = "127.0.0.1:8765"
+    allow_origin: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        require(self.enabled in (True, False, "auto"), "enabled", "true, false or auto", self.enabled)
+        _check_web(self.address, self.allow_origin)
+
+    def wanted(self, interactive: bool) -> bool:
+        """Whether to serve the monitor, ``interactive`` being True when standard output is a terminal."""
+        return interactive if self.enabled == "auto" else bool(self.enabled)
+
+
+@dataclass(frozen=True)
+class WsSettings:
+    """WebSocket output: every update as one JSON message, for web pages and other WebSocket clients
+    (:mod:`streamer.monitor.feed`).
+
+    Attributes:
+        enabled: serve it.
+        address: ``[HOST:]PORT`` to listen on; without a host 127.0.0.1; port 0 = any free port.
+        allow_origin: web origins (``http://host:port``, or ``null`` for pages opened from a file) whose pages
+            may connect; clients that are not browsers send no origin and may always connect.
+    """
+
+    enabled: bool = False
+    address: str = "127.0.0.1:8766"
+    allow_origin: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_web(self.address, self.allow_origin)
+
+
 @dataclass(frozen=True)
 class StreamSettings:
     """Everything ``damer stream`` needs.
@@ -140,6 +200,8 @@ class StreamSettings:
     input: InputSettings = field(default_factory=InputSettings)
     osc: OscSettings = field(default_factory=OscSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    monitor: MonitorSettings = field(default_factory=MonitorSettings)
+    ws: WsSettings = field(default_factory=WsSettings)
 
     def __post_init__(self) -> None:
         require(bool(self.model.strip()), "model", "'default' or a bundle path", self.model)

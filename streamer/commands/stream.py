@@ -67,6 +67,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--stdin-channels", type=int, metavar="N", help="interleaved channels of raw float32 on stdin (default 1)"
     )
     parser.add_argument("--no-meter", action="store_true", help="no live meter line on the terminal")
+    monitor = parser.add_mutually_exclusive_group()
+    monitor.add_argument(
+        "--monitor",
+        nargs="?",
+        const="",
+        metavar="[HOST:]PORT",
+        help="serve the live monitor page, by default at 127.0.0.1:8765 (on by default in a terminal; port 0: any "
+        "free port)",
+    )
+    monitor.add_argument("--no-monitor", action="store_true", help="no live monitor page")
+    parser.add_argument("--ws", metavar="[HOST:]PORT", help="send every update as one JSON message over WebSocket")
+    parser.add_argument(
+        "--allow-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="let web pages of this origin (e.g. http://localhost:8000) connect to --monitor and --ws (repeat for "
+        "several)",
+    )
     add_model_arguments(parser)
     parser.set_defaults(run=run)
 
@@ -91,6 +109,8 @@ def settings_from_args(args: argparse.Namespace) -> StreamSettings:
         ("osc", "targets"): getattr(args, "osc", None),
         ("osc", "prefix"): getattr(args, "prefix", None),
         ("log", "path"): getattr(args, "log", None),
+        ("monitor", "address"): getattr(args, "monitor", None) or None,
+        ("ws", "address"): getattr(args, "ws", None),
     }
     for keys, value in flags.items():
         if value is not None:
@@ -102,6 +122,14 @@ def settings_from_args(args: argparse.Namespace) -> StreamSettings:
         data["osc"]["enabled"] = False
     if getattr(args, "no_meter", False):
         data["meter"] = False
+    if getattr(args, "monitor", None) is not None:
+        data["monitor"]["enabled"] = True
+    if getattr(args, "no_monitor", False):
+        data["monitor"]["enabled"] = False
+    if getattr(args, "ws", None) is not None:
+        data["ws"]["enabled"] = True
+    for section in ("monitor", "ws"):
+        data[section]["allow_origin"] += getattr(args, "allow_origin", None) or []
     return from_mapping(
         StreamSettings, data, where="command line" if args.config is None else f"{args.config} + command line"
     )
@@ -127,15 +155,21 @@ def run(args: argparse.Namespace) -> int:
     )
     from streamer.log_out import LineLog
     from streamer.meter import TerminalMeter
+    from streamer.monitor.emitter import MonitorEmitter, WsEmitter
     from streamer.osc import OscEmitter
     from streamer.signals import stop_on_signals
     from streamer.sources.live import LiveSource
 
     set_threads(settings.engine.torch_threads)
     bundle = load_model(str(model_file), settings.device)
-    print(describe_bundle(bundle), flush=True)
-    meter = sys.stdout if settings.meter and TerminalMeter.wanted(sys.stdout) else None
-    emitters = build_emitters(settings, meter)
+    model_line = describe_bundle(bundle)
+    interactive = TerminalMeter.wanted(sys.stdout)
+    meter = sys.stdout if settings.meter and interactive else None
+    emitters = build_emitters(settings, meter, settings.monitor.wanted(interactive), model_line.removeprefix("model: "))
+    monitor = next((e for e in emitters if isinstance(e, MonitorEmitter)), None)
+    if monitor is not None:
+        print(f"monitor: {monitor.url} (open it in a browser)", flush=True)
+    print(model_line, flush=True)
     try:
         if settings.input.source is None:
             source, fallback = open_default_or_demo(settings.input, bundle.spec, settings.engine.ring_seconds)
@@ -152,11 +186,15 @@ def run(args: argparse.Namespace) -> int:
     osc = [e for e in emitters if isinstance(e, OscEmitter)]
     if osc:
         print(f"OSC: {', '.join(t.text for t in osc[0].targets)} under {osc[0].prefix}", flush=True)
+    for ws in (e for e in emitters if isinstance(e, WsEmitter)):
+        print(f"WebSocket: {ws.url} (one JSON message per update)", flush=True)
     if settings.log.path:
         print(f"log: {Path(settings.log.path)}", flush=True)
     engine = build_engine(
         bundle, source, emitters, settings.engine.smoothing_s, settings.engine.max_lag_s, args.duration
     )
+    if monitor is not None:
+        monitor.watch(engine.summary)
     with stop_on_signals(threading.Event()) as stop:
         summary = engine.run(stop)
     if source.lost is not None:
