@@ -1,16 +1,21 @@
 """Fetch DFSG-free instrumental music from Debian packages, without installing them.
 
 ``python -m train.fetch_music --out DIR`` runs ``apt-get download`` for each package, unpacks the ``.deb``
-with ``dpkg-deb -x`` into a temporary folder and copies the Ogg Vorbis tracks found under a ``music/``
-folder (game sound effects elsewhere are left out) to ``DIR/<package>/<path below music/>``. It writes
-``DIR/manifest.csv`` with one row per track::
+with ``dpkg-deb -x`` into a temporary folder and copies the package's tracks to
+``DIR/<package>/<path below its music folder>``. :data:`PACKAGES` says where each package keeps its music:
+a folder inside the ``.deb``, or a zip archive inside the ``.deb`` (a game's ``.pk3``) and a folder inside
+that archive; only that folder is read, so game sound effects elsewhere are left out. ``--set default``
+(the default) fetches :data:`DEFAULT_SET`, ``--set wide`` every package in :data:`PACKAGES`, and
+``--packages NAME...`` the packages named. It writes ``DIR/manifest.csv`` with one row per track::
 
-    track,package,version,licence,duration_s,sample_rate,channels
+    track,package,version,licence,duration_s,sample_rate,channels,bytes
 
 ``track`` is relative to ``DIR``. The licence comes from the package's ``copyright`` file: per file for
 machine-readable (DEP-5) copyright files, otherwise the package-wide licence stated in that file, which
-is recorded in :data:`PACKAGES`. Each package's ``copyright`` file is kept beside its tracks as
-``DIR/<package>/copyright``.
+is recorded in :data:`PACKAGES`. A track inside a zip archive is matched as if the archive were unpacked
+in the folder that holds it, as the game reads it (ufoai-music's ``base/0music.pk3`` member
+``music/dawn.ogg`` is ``base/music/dawn.ogg``, the path its copyright file names). Each package's
+``copyright`` file is kept beside its tracks as ``DIR/<package>/copyright``.
 
 Running it again skips packages whose tracks are all present with their recorded sizes.
 """
@@ -24,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -32,18 +38,46 @@ import soundfile
 
 from damer_core.errors import ConfigError, DamerError, DeviceError
 
-MUSIC_FOLDER = "music"
 MANIFEST_NAME = "manifest.csv"
 MANIFEST_FIELDS = ("track", "package", "version", "licence", "duration_s", "sample_rate", "channels", "bytes")
 
-# Package -> licence of its music when the copyright file is not machine-readable (read from that file:
-# wesnoth-1.16-music states GPL-2 or later for the whole game data; singularity-music carries the full
-# Creative Commons Attribution-ShareAlike 3.0 text). hyperrogue-music has a DEP-5 file, read per track.
-PACKAGES: dict[str, str | None] = {
-    "wesnoth-1.16-music": "GPL-2+",
-    "singularity-music": "CC-BY-SA-3.0",
-    "hyperrogue-music": None,
+
+@dataclass(frozen=True)
+class MusicSource:
+    """Where a package keeps its music, and its licence when the copyright file is not machine-readable.
+
+    ``folder`` is a folder inside the ``.deb``, or inside the zip file ``archive`` when that names one inside
+    the ``.deb``. Every file ending in ``suffix`` below ``folder`` is a track. ``licence`` is read by hand
+    from the package's copyright file; ``None`` where that file is DEP-5 and gives each track its own.
+    """
+
+    folder: str
+    licence: str | None = None
+    archive: str | None = None
+    suffix: str = ".ogg"
+
+
+# Licences set here were read from copyright files that are not machine-readable: wesnoth-1.16-music and
+# nexuiz-music state GPL-2 or later for the whole game data; singularity-music carries the full Creative
+# Commons Attribution-ShareAlike 3.0 text. The others have DEP-5 files, read per track: hyperrogue-music's
+# and ufoai-music's name every track (ufoai-music's by the path the game reads inside its .pk3);
+# supertuxkart-data's names 29 of its 38, and the rest fall under its "Files: *" stanza (GPL-3+), as DEP-5
+# says; planetblupi-music-ogg's and asc-music's have only "Files: *" (GPL-3+, GPL-2+). asc-music is MP3.
+# Left out: fb-music-high (a single tracker module) and xblast-tnt-musics (headerless PCM of unknown format).
+PACKAGES: dict[str, MusicSource] = {
+    "wesnoth-1.16-music": MusicSource("usr/share/games/wesnoth/1.16/data/core/music", licence="GPL-2+"),
+    "singularity-music": MusicSource("usr/share/games/singularity/music", licence="CC-BY-SA-3.0"),
+    "hyperrogue-music": MusicSource("usr/share/hyperrogue/music"),
+    "nexuiz-music": MusicSource("sound/cdtracks", licence="GPL-2+", archive="usr/share/games/nexuiz/data/music.pk3"),
+    "ufoai-music": MusicSource("music", archive="usr/share/games/ufoai/base/0music.pk3"),
+    "supertuxkart-data": MusicSource("usr/share/games/supertuxkart/data/music"),
+    "planetblupi-music-ogg": MusicSource("usr/share/planetblupi/music"),
+    "asc-music": MusicSource("usr/share/games/asc/music", suffix=".mp3"),
 }
+
+# The packages the shipped model's recipe was trained on; ``wide`` adds the rest of PACKAGES.
+DEFAULT_SET = ("wesnoth-1.16-music", "singularity-music", "hyperrogue-music")
+SETS: dict[str, tuple[str, ...]] = {"default": DEFAULT_SET, "wide": tuple(PACKAGES)}
 
 
 @dataclass(frozen=True)
@@ -97,15 +131,57 @@ def licence_for(installed_path: str, stanzas: list[tuple[list[str], str]]) -> st
     return found
 
 
-def music_tracks(root: Path) -> list[tuple[Path, PurePosixPath]]:
-    """Ogg files below a folder named ``music`` inside ``root``: ``(file, path below that folder)``."""
+def folder_tracks(root: Path, source: MusicSource) -> list[tuple[Path, PurePosixPath]]:
+    """Files ending in ``source.suffix`` below ``root/source.folder``: ``(file, path below that folder)``."""
+    base = root / source.folder
+    return [
+        (path, PurePosixPath(path.relative_to(base).as_posix()))
+        for path in sorted(base.rglob("*" + source.suffix))
+        if path.is_file()
+    ]
+
+
+def archive_tracks(names: Sequence[str], source: MusicSource) -> list[tuple[str, PurePosixPath]]:
+    """Zip member ``names`` ending in ``source.suffix`` below ``source.folder``: ``(name, path below it)``."""
+    folder = PurePosixPath(source.folder)
     found = []
-    for path in sorted(root.rglob("*.ogg")):
-        parts = path.relative_to(root).parts
-        if MUSIC_FOLDER in parts[:-1]:
-            last = len(parts) - 1 - parts[::-1].index(MUSIC_FOLDER)
-            found.append((path, PurePosixPath(*parts[last + 1 :])))
+    for name in sorted(names):
+        path = PurePosixPath(name)
+        if name.endswith(source.suffix) and path.is_relative_to(folder) and ".." not in path.parts:
+            found.append((name, path.relative_to(folder)))
     return found
+
+
+def copy_from_folder(tree: Path, source: MusicSource, package_dir: Path) -> list[tuple[Path, str]]:
+    """Copy the tracks below ``source.folder`` of the unpacked ``tree``: ``[(copy, installed path)]``."""
+    copied = []
+    for path, below in folder_tracks(tree, source):
+        target = package_dir / below
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        copied.append((target, path.relative_to(tree).as_posix()))
+    return copied
+
+
+def copy_from_archive(tree: Path, archive_path: str, source: MusicSource, package_dir: Path) -> list[tuple[Path, str]]:
+    """Copy the tracks below ``source.folder`` inside the zip file ``archive_path`` of the unpacked ``tree``:
+    ``[(copy, installed path)]``, the installed path as if the archive were unpacked where it lies."""
+    path = tree / archive_path
+    if not path.is_file():
+        raise DeviceError(f"no {archive_path} in the package")
+    overlay = PurePosixPath(archive_path).parent
+    copied = []
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for name, below in archive_tracks(archive.namelist(), source):
+                target = package_dir / below
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(name) as member, target.open("wb") as handle:
+                    shutil.copyfileobj(member, handle)
+                copied.append((target, (overlay / name).as_posix()))
+    except zipfile.BadZipFile as exc:
+        raise DeviceError(f"{archive_path} is not a zip archive: {exc}") from exc
+    return copied
 
 
 def run_tool(command: list[str], cwd: Path) -> str:
@@ -122,6 +198,7 @@ def run_tool(command: list[str], cwd: Path) -> str:
 
 def fetch_package(package: str, out_dir: Path) -> list[Track]:
     """Download and unpack ``package`` in a temporary folder; copy its music tracks into ``out_dir``."""
+    source = PACKAGES[package]
     with tempfile.TemporaryDirectory(prefix="damer-fetch-") as tmp:
         work = Path(tmp)
         run_tool(["apt-get", "download", "-q", package], cwd=work)
@@ -136,13 +213,16 @@ def fetch_package(package: str, out_dir: Path) -> list[Track]:
         package_dir = out_dir / package
         package_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(copyright_file, package_dir / "copyright")
+        try:
+            if source.archive is None:
+                copied = copy_from_folder(tree, source, package_dir)
+            else:
+                copied = copy_from_archive(tree, source.archive, source, package_dir)
+        except DeviceError as exc:
+            raise DeviceError(f"{package}: {exc}") from exc
         tracks = []
-        for source, below in music_tracks(tree):
-            target = package_dir / below
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
-            installed = source.relative_to(tree).as_posix()
-            licence = licence_for(installed, stanzas) if stanzas is not None else PACKAGES[package]
+        for target, installed in copied:
+            licence = licence_for(installed, stanzas) if stanzas is not None else source.licence
             if licence is None:
                 raise ConfigError(f"{package}: no licence for {installed} in its copyright file")
             info = soundfile.info(str(target))
@@ -159,7 +239,8 @@ def fetch_package(package: str, out_dir: Path) -> list[Track]:
                 )
             )
     if not tracks:
-        raise DeviceError(f"{package}: no Ogg tracks below a '{MUSIC_FOLDER}/' folder")
+        where = source.folder if source.archive is None else f"{source.folder} in {source.archive}"
+        raise DeviceError(f"{package}: no {source.suffix} tracks below {where}")
     return tracks
 
 
@@ -226,21 +307,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry: fetch the packages, print a one-line summary per package and in total."""
     parser = argparse.ArgumentParser(prog="python -m train.fetch_music", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for the tracks and manifest.csv")
-    parser.add_argument(
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument(
+        "--set",
+        choices=list(SETS),
+        default="default",
+        help=f"named set of packages: default ({' '.join(DEFAULT_SET)}; used when neither option is given) "
+        f"or wide (all {len(PACKAGES)} packages listed under --packages)",
+    )
+    chosen.add_argument(
         "--packages",
         nargs="+",
-        default=list(PACKAGES),
         choices=list(PACKAGES),
         metavar="PACKAGE",
-        help=f"Debian packages to fetch (default: {' '.join(PACKAGES)})",
+        help=f"Debian packages to fetch instead of a set, among: {' '.join(PACKAGES)}",
     )
     args = parser.parse_args(argv)
+    packages = args.packages or SETS[args.set]
     try:
-        tracks = fetch_all(args.out, args.packages)
+        tracks = fetch_all(args.out, packages)
     except DamerError as exc:
         print(f"fetch_music: error: {exc}", file=sys.stderr)
         return 2
-    for package in args.packages:
+    for package in packages:
         rows = [t for t in tracks if t.package == package]
         print(f"{package}: {len(rows)} tracks, {sum(t.duration_s for t in rows) / 60:.1f} min")
     print(f"total: {len(tracks)} tracks, {sum(t.duration_s for t in tracks) / 60:.1f} min -> {args.out}")
