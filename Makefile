@@ -24,6 +24,9 @@ run: setup
 	$(BIN)/damer stream --monitor
 
 test: setup-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 -q
 
 setup: deb-run $(VENV)/.installed-run

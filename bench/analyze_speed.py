@@ -11,8 +11,9 @@ turn, so they share the machine's noise):
   ``DamerModel.forward`` over the whole clip: the same numbers (see the engine's parity test) without
   streaming; a ceiling for what the engine could reach.
 
-Model loading is excluded; the engine's per-run warm-up is excluded from "engine" only. One torch thread (the default config). Without a trained
-default bundle the model is the default config with random weights (same cost, meaningless outputs).
+Model loading is excluded; the engine's per-run warm-up is excluded from "engine" only. One torch thread (the
+default config). Without a trained default bundle the model is the default config with random weights (same
+cost, meaningless outputs).
 
     python -m bench.analyze_speed [--input FILE ...] [--files 6] [--json PATH]
 """
@@ -110,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
             totals[key] += value
         name = path.name if len(path.name) <= 42 else path.name[:39] + "..."
         print(
-            f"{name:<44}{duration:9.1f}{duration / times['analyze']:11.1f}{duration / times['engine']:10.1f}{duration / times['offline batch']:9.1f}"
+            f"{name:<44}{duration:9.1f}{duration / times['analyze']:11.1f}{duration / times['engine']:10.1f}"
+            f"{duration / times['offline batch']:9.1f}"
         )
     numbers = {
         "x_realtime": audio_s / totals["analyze"],

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from functools import partial
 
 import numpy as np
 import torch
@@ -70,15 +71,18 @@ def main(argv: list[str] | None = None) -> int:
     for threads in (1, 2):
         torch.set_num_threads(threads)
         with torch.inference_mode():
-            patch_ms = {frames: timings_ms(lambda: model(patch), args.repeats) for frames, patch in patches.items()}
+            patch_ms = {frames: timings_ms(partial(model, patch), args.repeats) for frames, patch in patches.items()}
             clip_ms = {
-                batch: timings_ms(lambda: [model(part) for part in clip.split(batch)], max(5, args.repeats // 6))
+                batch: timings_ms(
+                    lambda batch=batch: [model(part) for part in clip.split(batch)], max(5, args.repeats // 6)
+                )
                 for batch in (2, 10)
             }
             stream = MusicnnMelStream(ENGINE_RATE)
             blocks = iter(np.array_split(audio, audio.size // UPDATE_SAMPLES))
             front_ms = timings_ms(
-                lambda: stream.push(next(blocks)), min(args.repeats * 10, audio.size // UPDATE_SAMPLES - 5)
+                lambda stream=stream, blocks=blocks: stream.push(next(blocks)),
+                min(args.repeats * 10, audio.size // UPDATE_SAMPLES - 5),
             )
         results[f"{threads}_thread"] = {
             **{f"patch_{frames}_frames": summary(ms) for frames, ms in patch_ms.items()},
@@ -93,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     for key, entry in results.items():
         for name, row in entry.items():
             print(
-                f"{name:28s} {key[0]:>7s} {row['mean_ms']:9.3f} {row['p50_ms']:9.3f} {row['p99_ms']:9.3f} {row['cpu_ms']:9.3f}"
+                f"{name:28s} {key[0]:>7s} {row['mean_ms']:9.3f} {row['p50_ms']:9.3f} {row['p99_ms']:9.3f}"
+                f" {row['cpu_ms']:9.3f}"
             )
     for key, entry in results.items():
         for batch in (2, 10):
@@ -106,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         f" budgets p99 <= {BUDGET_P99_MS} ms per update, <= {BUDGET_CORE_SHARE:.0%} of one core"
     )
     print(
-        f"{'frames':>6s} {'k':>4s} {'threads':>7s} {'p99 ms/update':>14s} {'core share':>11s} {'p99/budget':>11s} {'share/budget':>13s}"
+        f"{'frames':>6s} {'k':>4s} {'threads':>7s} {'p99 ms/update':>14s} {'core share':>11s} {'p99/budget':>11s}"
+        f" {'share/budget':>13s}"
     )
     for key, entry in results.items():
         threads = int(key[0])
@@ -120,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
                     {"frames": frames, "k": k, "threads": threads, "p99_ms_per_update": p99, "core_share": share}
                 )
                 print(
-                    f"{frames:6d} {k:4d} {threads:7d} {p99:14.2f} {share:11.1%} {p99 / BUDGET_P99_MS:11.2f} {share / BUDGET_CORE_SHARE:13.2f}"
+                    f"{frames:6d} {k:4d} {threads:7d} {p99:14.2f} {share:11.1%} {p99 / BUDGET_P99_MS:11.2f}"
+                    f" {share / BUDGET_CORE_SHARE:13.2f}"
                 )
     if args.json:
         with open(args.json, "w") as f:

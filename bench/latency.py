@@ -165,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--input",
         type=Path,
-        help="music file (default: the first long OGG under data/music, made by python -m train.fetch_music --out data/music)",
+        help="music file (default: the first long OGG under data/music, "
+        "made by python -m train.fetch_music --out data/music)",
     )
     parser.add_argument("--seconds", type=float, default=60.0, help="seconds of music to stream (default 60)")
     parser.add_argument("--path", choices=("pulse", "file"), default="pulse", help="audio path (default pulse)")

@@ -118,13 +118,16 @@ def markdown(tracks: list[dict], signals: list[dict]) -> str:
     ]
     for row in tracks:
         shares = "/".join(f"{share:.0%}" for share in row["quadrant_shares"])
-        lines.append(f"| {row['track']} | {row['minutes']:.1f} | {row['valence_mean']:+.2f} ± {row['valence_sd']:.2f} | "
-                     f"{row['arousal_mean']:+.2f} ± {row['arousal_sd']:.2f} | {shares} |")  # fmt: skip
-    lines += ["", f"| signal ({TEST_SIGNAL_S:g} s) | finite | valence, last {STEADY_TAIL_S:g} s: mean ± sd | arousal: same |",
+        lines.append(f"| {row['track']} | {row['minutes']:.1f} "
+                     f"| {row['valence_mean']:+.2f} ± {row['valence_sd']:.2f} "
+                     f"| {row['arousal_mean']:+.2f} ± {row['arousal_sd']:.2f} | {shares} |")  # fmt: skip
+    lines += ["", f"| signal ({TEST_SIGNAL_S:g} s) | finite "
+                  f"| valence, last {STEADY_TAIL_S:g} s: mean ± sd | arousal: same |",
               "|---|---|---|---|"]  # fmt: skip
     for row in signals:
-        lines.append(f"| {row['signal']} | {row['finite']} | {row['valence_tail_mean']:+.3f} ± {row['valence_tail_sd']:.4f} | "
-                     f"{row['arousal_tail_mean']:+.3f} ± {row['arousal_tail_sd']:.4f} |")  # fmt: skip
+        lines.append(f"| {row['signal']} | {row['finite']} "
+                     f"| {row['valence_tail_mean']:+.3f} ± {row['valence_tail_sd']:.4f} "
+                     f"| {row['arousal_tail_mean']:+.3f} ± {row['arousal_tail_sd']:.4f} |")  # fmt: skip
     return "\n".join(lines)
 
 

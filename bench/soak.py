@@ -1,12 +1,12 @@
 """Soak test: many hours of audio streamed through the engine at fast pace, watching for slow leaks and drift.
 
-The audio is a playlist looped in this process (nothing long is written to disk): real music (the 44.1 kHz
-OGG tracks under ``data/music``, made by ``python -m train.fetch_music --out data/music``, decoded block by block, each file opened anew on every pass) taking
-turns with synthetic segments generated on the fly (chords, noise, digital silence, full-scale square
-bursts and short NaN bursts). It goes through the same source, ring buffer, resampler, front-end, streaming
-model and output path as ``damer stream --pace fast``; an output on the engine thread counts every update
-and, every ``--sample-every`` seconds of audio, samples the process: resident memory, open file descriptors,
-OS threads, CPU time.
+The audio is a playlist looped in this process (nothing long is written to disk): real music (the 44.1 kHz OGG
+tracks under ``data/music``, made by ``python -m train.fetch_music --out data/music``, decoded block by block,
+each file opened anew on every pass) taking turns with synthetic segments generated on the fly (chords, noise,
+digital silence, full-scale square bursts and short NaN bursts). It goes through the same source, ring buffer,
+resampler, front-end, streaming model and output path as ``damer stream --pace fast``; an output on the engine
+thread counts every update and, every ``--sample-every`` seconds of audio, samples the process: resident
+memory, open file descriptors, OS threads, CPU time.
 
 Reported (table per audio hour, then a summary and the targets):
 
@@ -214,7 +214,8 @@ def _row(index: int, hour: Hour) -> str:
     wall = last.get("wall_s", 0.0) - first.get("wall_s", 0.0)
     return (
         f"{index:>4}{hour.updates:>9}{last.get('rss_mb', 0.0):>9.1f}{last.get('fds', 0):>6}{last.get('threads', 0):>8}"
-        f"{1000 * hour.compute.percentile(50):>9.3f}{1000 * hour.compute.percentile(99):>9.3f}{1000 * cpu:>9.3f}{wall:>9.1f}"
+        f"{1000 * hour.compute.percentile(50):>9.3f}{1000 * hour.compute.percentile(99):>9.3f}"
+        f"{1000 * cpu:>9.3f}{wall:>9.1f}"
     )
 
 
@@ -254,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         f"of {args.synthetic_seconds:.0f} s, {RATE} Hz, looped to {args.hours:g} h of audio"
     )
     print(
-        f"{'hour':>4}{'updates':>9}{'RSS MB':>9}{'fds':>6}{'threads':>8}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms':>9}{'wall s':>9}",
+        f"{'hour':>4}{'updates':>9}{'RSS MB':>9}{'fds':>6}{'threads':>8}"
+        f"{'p50 ms':>9}{'p99 ms':>9}{'CPU ms':>9}{'wall s':>9}",
         flush=True,
     )
     probe = SoakProbe(args.sample_every, lambda index, hour: print(_row(index, hour), flush=True))
@@ -303,16 +305,19 @@ def main(argv: list[str] | None = None) -> int:
     }
     numbers["targets_met"] = targets
     print(
-        f"audio {numbers['audio_hours']:.2f} h in {summary.wall_s / 60:.1f} min ({numbers['x_realtime']:.1f}x real time), "
+        f"audio {numbers['audio_hours']:.2f} h in {summary.wall_s / 60:.1f} min "
+        f"({numbers['x_realtime']:.1f}x real time), "
         f"{summary.updates} updates, {playlist.segments_played} segments played"
     )
     print(
         f"RSS {numbers['rss_start_mb']:.1f} MB after {args.warm_up:g} min -> {numbers['rss_end_mb']:.1f} MB "
-        f"({numbers['rss_growth_percent']:+.2f} %); most fds / threads: first hour {max(s['fds'] for s in first_window)} / "
-        f"{max(s['threads'] for s in first_window)}, last hour {max(s['fds'] for s in last_window)} / {max(s['threads'] for s in last_window)}"
+        f"({numbers['rss_growth_percent']:+.2f} %); most fds / threads: "
+        f"first hour {max(s['fds'] for s in first_window)} / {max(s['threads'] for s in first_window)}, "
+        f"last hour {max(s['fds'] for s in last_window)} / {max(s['threads'] for s in last_window)}"
     )
     print(
-        f"compute p99 first hour {numbers['compute_p99_ms_first_hour']:.3f} ms, last hour {numbers['compute_p99_ms_last_hour']:.3f} ms "
+        f"compute p99 first hour {numbers['compute_p99_ms_first_hour']:.3f} ms, "
+        f"last hour {numbers['compute_p99_ms_last_hour']:.3f} ms "
         f"(ratio {p99_ratio:.3f}); overruns {summary.overrun_s:.3f} s, skips {summary.skips}; "
         f"non-finite outputs {probe.nonfinite_outputs} (non-finite input samples {summary.nonfinite_samples})"
     )

@@ -119,8 +119,10 @@ class _TimeConv(nn.Module):
 
 def _moving_batch_norm(x: torch.Tensor, norm: nn.BatchNorm1d) -> torch.Tensor:
     """Batch-norm with the moving statistics over the last axis of ``x`` (any leading shape)."""
-    scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
-    return (x - norm.running_mean) * scale + norm.bias
+    mean, var = norm.running_mean, norm.running_var
+    assert mean is not None and var is not None, "musicnn's batch-norms track running statistics"
+    scale = norm.weight / torch.sqrt(var + norm.eps)
+    return (x - mean) * scale + norm.bias
 
 
 def _same_padding(kernel: int) -> tuple[int, int]:
@@ -214,7 +216,8 @@ def load_musicnn(path: str | Path | None = None) -> Musicnn:
     for name, tensor in tensors.items():
         if tensor.shape != expected[name].shape:
             raise BundleError(
-                f"musicnn weights {path}: {name} has shape {tuple(tensor.shape)}, expected {tuple(expected[name].shape)}"
+                f"musicnn weights {path}: {name} has shape {tuple(tensor.shape)}, "
+                f"expected {tuple(expected[name].shape)}"
             )
         if not tensor.is_floating_point() or not torch.isfinite(tensor).all():
             raise BundleError(f"musicnn weights {path}: {name} is not finite floating point ({tensor.dtype})")

@@ -26,12 +26,16 @@ signal is the same call with a fresh state.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Literal, cast
 
 import torch
 from torch import nn
 
 from damer_core.musicnn import FEATURE_CHANNELS, FRONTEND_CHANNELS, MIDEND_KERNEL, N_MELS, Musicnn
+
+if TYPE_CHECKING:
+    from damer_core.musicnn import _FrequencyPooledConv, _TimeConv
 
 MusicnnVariant = Literal["causal", "aligned"]
 MusicnnEmbedding = Literal["penultimate", "taggram"]
@@ -55,8 +59,14 @@ class _ConvColumns(nn.Module):
     moving batch-norm folded into a scale and a shift).
     """
 
+    weight: torch.Tensor
+    bias: torch.Tensor
+    scale: torch.Tensor
+    shift: torch.Tensor
+
     def __init__(self, conv: nn.Conv1d | nn.Conv2d, norm: nn.BatchNorm1d | nn.BatchNorm2d) -> None:
         super().__init__()
+        assert conv.bias is not None, "musicnn's convolutions have a bias"
         weight = conv.weight.detach()
         self.kernel = conv.kernel_size[0]
         self.frequency_kernel = conv.kernel_size[1] if weight.ndim == 4 else None
@@ -95,11 +105,17 @@ class _TemporalColumns(nn.Module):
     ``(filters,)``, filters concatenated in the order given.
     """
 
+    weight: torch.Tensor
+    bias: torch.Tensor
+    scale: torch.Tensor
+    shift: torch.Tensor
+
     def __init__(self, branches: list[tuple[nn.Conv2d, nn.BatchNorm2d, int]]) -> None:
         super().__init__()
         self.span = max(conv.kernel_size[0] + delay for conv, _, delay in branches)
         columns, biases, scales, shifts = [], [], [], []
         for conv, norm, delay in branches:
+            assert conv.bias is not None, "musicnn's convolutions have a bias"
             kernel = conv.kernel_size[0]
             taps = torch.zeros(self.span, conv.out_channels)
             taps[self.span - delay - kernel : self.span - delay] = conv.weight.detach()[:, 0, :, 0].t()
@@ -122,8 +138,10 @@ class _TemporalColumns(nn.Module):
 
 def _folded_norm(norm: nn.BatchNorm1d | nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
     """The moving batch-norm as ``x * scale + shift``."""
-    scale = norm.weight.detach() / torch.sqrt(norm.running_var + norm.eps)
-    return scale, norm.bias.detach() - norm.running_mean * scale
+    mean, var = norm.running_mean, norm.running_var
+    assert mean is not None and var is not None, "musicnn's batch-norms track running statistics"
+    scale = norm.weight.detach() / torch.sqrt(var + norm.eps)
+    return scale, norm.bias.detach() - mean * scale
 
 
 class CausalMusicnn(nn.Module):
@@ -143,6 +161,13 @@ class CausalMusicnn(nn.Module):
     reads older rows of its input history, and the mid-end histories are kept long enough to give the
     front-end and mid-end columns at the age the concatenation needs.
     """
+
+    input_scale: torch.Tensor
+    input_shift: torch.Tensor
+    dense_weight: torch.Tensor
+    dense_bias: torch.Tensor
+    dense_scale: torch.Tensor
+    dense_shift: torch.Tensor
 
     def __init__(
         self,
@@ -167,23 +192,29 @@ class CausalMusicnn(nn.Module):
         self.register_buffer("input_shift", input_shift, persistent=False)
         self._fold_back_end(network)
         aligned = variant == "aligned"
-        branches = (*network.timbral, *network.temporal)
-        front_lag = max(_lookahead(branch.conv.kernel_size[0]) for branch in branches)
+        # nn.ModuleList iterates as plain modules; musicnn's lists hold these layer classes.
+        timbral = cast("list[_FrequencyPooledConv]", list(network.timbral))
+        temporal = cast("list[_FrequencyPooledConv]", list(network.temporal))
+        midend = cast("list[_TimeConv]", list(network.midend))
+        front_lag = max(_lookahead(branch.conv.kernel_size[0]) for branch in (*timbral, *temporal))
 
         def delay(kernel: int) -> int:
             """Frames by which the aligned variant holds back a front-end branch (to the largest look-ahead)."""
             return front_lag - _lookahead(kernel) if aligned else 0
 
-        self.timbral = nn.ModuleList(_ConvColumns(branch.conv, branch.norm) for branch in network.timbral)
-        self.timbral_delays = [delay(branch.kernel) for branch in self.timbral]
-        self.temporal = _TemporalColumns([(b.conv, b.norm, delay(b.conv.kernel_size[0])) for b in network.temporal])
+        timbral_columns = [_ConvColumns(branch.conv, branch.norm) for branch in timbral]
+        self.timbral = nn.ModuleList(timbral_columns)
+        self.timbral_delays = [delay(branch.kernel) for branch in timbral_columns]
+        self.temporal = _TemporalColumns([(b.conv, b.norm, delay(b.conv.kernel_size[0])) for b in temporal])
         self.history = max(
-            self.temporal.span - 1, *(b.kernel - 1 + d for b, d in zip(self.timbral, self.timbral_delays))
+            self.temporal.span - 1,
+            *(b.kernel - 1 + d for b, d in zip(timbral_columns, self.timbral_delays, strict=True)),
         )
-        self.midend = nn.ModuleList(_ConvColumns(layer.conv, layer.norm) for layer in network.midend)
+        midend_columns = [_ConvColumns(layer.conv, layer.norm) for layer in midend]
+        self.midend = nn.ModuleList(midend_columns)
         mid_lag = _lookahead(MIDEND_KERNEL) if aligned else 0
         n_mid = len(self.midend)
-        self.widths = [FRONTEND_CHANNELS] + [layer.weight.shape[1] for layer in self.midend]
+        self.widths = [FRONTEND_CHANNELS] + [layer.weight.shape[1] for layer in midend_columns]
         # Age (in columns) at which each mid-end input enters the concatenation, and how many past columns
         # each mid-end layer keeps: enough for its kernel and for that age.
         self.concat_delays = [mid_lag * (n_mid - i) for i in range(n_mid + 1)]
@@ -248,7 +279,7 @@ class CausalMusicnn(nn.Module):
         end = history.shape[0]
         front = [
             branch(history[end - delay - (branch.kernel - 1 + k) : end - delay])
-            for branch, delay in zip(self.timbral, self.timbral_delays, strict=True)
+            for branch, delay in zip(cast("Iterable[_ConvColumns]", self.timbral), self.timbral_delays, strict=True)
         ]
         front.append(self.temporal(history[end - (self.temporal.span - 1 + k) :]))
         current = torch.cat(front, dim=1)

@@ -130,8 +130,10 @@ class RunSummary:
             f"stopped by: {self.stopped_by}",
             f"audio: {self.audio_s:.2f} s in {self.wall_s:.2f} s wall ({speed:.1f}x real time)",
             f"updates: {self.updates}",
-            f"compute per update: mean {1000 * self.compute.mean:.3f} ms, p99 {1000 * self.compute.percentile(99):.3f} ms",
-            f"overruns: {self.overrun_s:.3f} s lost; skipped to catch up: {self.skipped_s:.3f} s in {self.skips} skip(s)",
+            f"compute per update: mean {1000 * self.compute.mean:.3f} ms, "
+            f"p99 {1000 * self.compute.percentile(99):.3f} ms",
+            f"overruns: {self.overrun_s:.3f} s lost; "
+            f"skipped to catch up: {self.skipped_s:.3f} s in {self.skips} skip(s)",
             f"non-finite input samples replaced by 0: {self.nonfinite_samples}",
             f"input samples beyond +-{SAMPLE_LIMIT:g} clipped: {self.clipped_samples}",
             f"sound card input overflows: {self.device_overflows}",

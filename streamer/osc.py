@@ -101,7 +101,8 @@ def check_prefix(prefix: str) -> str:
     cleaned = prefix.rstrip("/") if prefix != "/" else prefix
     if not _PREFIX_PATTERN.match(cleaned):
         raise ConfigError(
-            f"OSC prefix {prefix!r}: must look like /name or /name/sub (letters, digits, _ . ~ - ; no spaces or * ? [ ] {{ }} ,)"
+            f"OSC prefix {prefix!r}: must look like /name or /name/sub "
+            "(letters, digits, _ . ~ - ; no spaces or * ? [ ] { } ,)"
         )
     return cleaned
 
@@ -213,7 +214,7 @@ class OscEmitter:
             update.p_high_arousal,
             update.time,
         )
-        for offset, value in zip(at, values):
+        for offset, value in zip(at, values, strict=True):
             _FLOAT.pack_into(datagram, offset, value)
         for sock, text in self._sockets:
             self.attempts[text] += 1

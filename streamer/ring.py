@@ -24,8 +24,9 @@ Concurrency argument (CPython 3.11, with the global interpreter lock):
 The consumer can sleep until enough data has arrived with :meth:`RingBuffer.wait_for`; the producer wakes
 it through a :class:`threading.Event` after a write that reaches the amount waited for (``Event.set`` holds
 the event's internal lock for a few instructions only, never while the consumer sleeps). So an engine
-waiting for whole hops wakes once per hop, not once per (smaller) audio callback. Symmetrically a producer that may block (a file read
-as fast as possible) sleeps in :meth:`RingBuffer.wait_for_space` and the consumer wakes it after each read.
+waiting for whole hops wakes once per hop, not once per (smaller) audio callback. Symmetrically a producer
+that may block (a file read as fast as possible) sleeps in :meth:`RingBuffer.wait_for_space` and the
+consumer wakes it after each read.
 A real-time producer (the audio callback) never waits: it writes what fits and counts the rest.
 """
 

@@ -210,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     args.fixture.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.fixture, **arrays)
     print(
-        f"wrote {args.weights} ({args.weights.stat().st_size} bytes, {args.dtype}) and {args.fixture} ({args.fixture.stat().st_size} bytes)"
+        f"wrote {args.weights} ({args.weights.stat().st_size} bytes, {args.dtype}) "
+        f"and {args.fixture} ({args.fixture.stat().st_size} bytes)"
     )
     return 0
 

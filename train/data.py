@@ -418,11 +418,11 @@ def assemble_batch(
     """Tensors of a list of crops of ``length`` frames (``N = length // frames_per_token`` tokens).
 
     Returns:
-        ``mel`` ``(B, length, n_mels)``, ``coch`` ``(B, length, n_channels)`` and ``musicnn`` ``(B, length,
-        size)`` (size 0 without that view) float32 (zero padding after a short clip's end), ``target`` ``(B, N, 2)`` float32 (``NaN`` = no label; all ``NaN`` unless
-        ``labelled``), ``valid`` ``(B, N)`` bool (token inside the clip), ``confidence`` ``(B,)`` float32,
-        ``source`` ``(B,)`` and ``track`` ``(B,)`` int64 (index of the clip's source in the recipe, and of
-        the clip in the corpus).
+        ``mel`` ``(B, length, n_mels)``, ``coch`` ``(B, length, n_channels)`` and ``musicnn`` ``(B, length, size)``
+        (size 0 without that view) float32 (zero padding after a short clip's end), ``target`` ``(B, N, 2)`` float32
+        (``NaN`` = no label; all ``NaN`` unless ``labelled``), ``valid`` ``(B, N)`` bool (token inside the clip),
+        ``confidence`` ``(B,)`` float32, ``source`` ``(B,)`` and ``track`` ``(B,)`` int64 (index of the clip's
+        source in the recipe, and of the clip in the corpus).
     """
     spec = corpus.spec
     n_tokens = length // frames_per_token

@@ -1,11 +1,12 @@
 """The training loop: from a recipe to a model bundle.
 
-One step: the process's share of the step's crops (:class:`train.data.StepBatches`) goes through the student
-once (labelled and unlabelled crops together); the loss is the supervised terms (:mod:`train.losses`), plus
-PCL's pseudo-label and view-consistency terms (:mod:`train.pcl`), plus SAML's contrastive and anchoring terms
-(:mod:`train.saml`), plus musicnn's distillation and probe terms (:mod:`train.distill`); AdamW steps with the learning rate of :func:`learning_rate` (linear warm-up, then
-cosine decay), the gradient norm clipped; then the EMA teacher and the SAML memory are updated. On CUDA the
-forward passes run under autocast (``optim.amp``), with loss scaling for float16.
+One step: the process's share of the step's crops (:class:`train.data.StepBatches`) goes through the student once
+(labelled and unlabelled crops together); the loss is the supervised terms (:mod:`train.losses`), plus PCL's
+pseudo-label and view-consistency terms (:mod:`train.pcl`), plus SAML's contrastive and anchoring terms
+(:mod:`train.saml`), plus musicnn's distillation and probe terms (:mod:`train.distill`); AdamW steps with the
+learning rate of :func:`learning_rate` (linear warm-up, then cosine decay), the gradient norm clipped; then the EMA
+teacher and the SAML memory are updated. On CUDA the forward passes run under autocast (``optim.amp``), with loss
+scaling for float16.
 
 Reproducibility: the initial weights come from ``seed``; the crops of step ``s`` from ``(seed, s)``; before
 each step torch's generators (dropout) are re-seeded from ``(seed, s, rank)``. Every random draw therefore

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+import numpy.typing as npt
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
@@ -142,7 +143,7 @@ def _cochleagram_kernel(
     progress[0] = (progress[0] + n) % hop
 
 
-def pack_sections(sos: np.ndarray, dtype: type[np.floating] = np.float32) -> tuple[np.ndarray, np.ndarray]:
+def pack_sections(sos: np.ndarray, dtype: npt.DTypeLike = np.float32) -> tuple[np.ndarray, np.ndarray]:
     """Rearrange ``(C, 4, 6)`` gammatone sections into the kernel's lane-grouped, gain-free form.
 
     Channel ``c`` goes to group ``c // LANES``, lane ``c % LANES``. The padding lanes of the last group get

@@ -42,8 +42,8 @@ def load_view_network(view: MusicnnViewSpec) -> CausalMusicnn:
         raise BundleError(f"cannot read musicnn weights {path} ({exc.strerror or exc})") from None
     if checksum != view.weights_sha256:
         raise BundleError(
-            f"musicnn weights {path} have SHA-256 {checksum[:12]}..., the feature spec needs {view.weights_sha256[:12]}...: "
-            "the model was trained with other musicnn weights"
+            f"musicnn weights {path} have SHA-256 {checksum[:12]}..., "
+            f"the feature spec needs {view.weights_sha256[:12]}...: the model was trained with other musicnn weights"
         )
     return CausalMusicnn(load_musicnn(path), view.variant, view.pool_frames, view.embedding)
 

@@ -57,6 +57,8 @@ class PolyphaseResample(torch.nn.Module):
     ``n < K``).
     """
 
+    kernel: torch.Tensor
+
     def __init__(
         self,
         orig_freq: int,

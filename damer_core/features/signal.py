@@ -9,6 +9,7 @@ clipped to it, so the float32 powers of the front-ends cannot overflow to inf.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from damer_core.errors import AudioError
 
@@ -16,12 +17,12 @@ SAMPLE_LIMIT = 1e6
 """Largest sample magnitude passed on (120 dB above full scale): its window powers stay far below float32's max."""
 
 
-def check_mono_block(samples: np.ndarray, dtype: type[np.floating] = np.float32) -> np.ndarray:
+def check_mono_block(samples: np.ndarray, dtype: npt.DTypeLike = np.float32) -> np.ndarray:
     """Validate one block of mono audio and return it as a contiguous array of ``dtype``.
 
     Args:
         samples: shape ``(n,)``, floating point, nominally in [-1, 1]; ``n`` may be 0.
-        dtype: ``np.float32`` or ``np.float64``.
+        dtype: ``np.float32`` or ``np.float64`` (the type or its ``np.dtype``).
 
     Raises:
         AudioError: not an array, not 1-D (e.g. stereo ``(n, 2)``), integer dtype, or NaN/inf samples.

@@ -24,6 +24,8 @@ eval-mode forward pass. :meth:`DamerModel.streaming` wraps ``step`` for any numb
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -116,6 +118,16 @@ class DamerModel(nn.Module):
                 nn.init.trunc_normal_(module.weight, std=0.02)
                 nn.init.zeros_(module.bias)
 
+    # nn.ModuleDict and nn.ModuleList hand out plain modules; these give them back as what they are.
+    def _encoder(self, view: str) -> ViewEncoder:
+        return cast(ViewEncoder, self.encoders[view])
+
+    def _dsaf_blocks(self) -> Iterable[DSAFBlock]:
+        return cast("Iterable[DSAFBlock]", self.dsaf)
+
+    def _temporal_layers(self) -> Iterable[TemporalLayer]:
+        return cast("Iterable[TemporalLayer]", self.temporal)
+
     @property
     def frames_per_token(self) -> int:
         """Feature frames per token."""
@@ -145,7 +157,10 @@ class DamerModel(nn.Module):
         Raises:
             AudioError: a statistic has the wrong shape, is not finite, or a std is not positive.
         """
-        stats = {"mel": (mel_mean, mel_std), "cochleagram": (coch_mean, coch_std)}
+        stats: dict[str, tuple[npt.ArrayLike | None, npt.ArrayLike | None]] = {
+            "mel": (mel_mean, mel_std),
+            "cochleagram": (coch_mean, coch_std),
+        }
         if musicnn_mean is not None or musicnn_std is not None:
             stats["musicnn"] = (musicnn_mean, musicnn_std)
         for view, (mean, std) in stats.items():
@@ -161,7 +176,7 @@ class DamerModel(nn.Module):
             if not bool((std_t > 0).all()):
                 raise AudioError(f"{view} input std: must be > 0 in every bin")
             if view in self.encoders:
-                encoder = self.encoders[view]
+                encoder = self._encoder(view)
                 encoder.mean.copy_(mean_t)
                 encoder.std.copy_(std_t)
 
@@ -178,7 +193,8 @@ class DamerModel(nn.Module):
             batch, embed_dim = reference.shape[0], self.config.embed_dim
             return empty_output(batch, embed_dim, self.views, reference.device, reference.dtype)
         tokens = {view: self.encoders[view](frames[view]) for view in self.views}
-        view_va, view_logits = {}, {}
+        view_va: dict[str, torch.Tensor] = {}
+        view_logits: dict[str, torch.Tensor] = {}
         for view in self.views:
             pooled = window_mean(tokens[view], self.config.window_tokens)
             view_va[view], view_logits[view] = self.view_heads[view](pooled)
@@ -195,12 +211,14 @@ class DamerModel(nn.Module):
 
     def _check_frames(
         self, mel: torch.Tensor, coch: torch.Tensor, musicnn: torch.Tensor | None
-    ) -> dict[str, torch.Tensor | None]:
-        frames = {"mel": mel, "cochleagram": coch, "musicnn": musicnn}
+    ) -> dict[str, torch.Tensor]:
+        """The frames of the views the model reads, checked, on the model's device and dtype."""
+        given = {"mel": mel, "cochleagram": coch, "musicnn": musicnn}
+        frames: dict[str, torch.Tensor] = {}
         reference = self.head.linear.weight
         lengths = set()
         for view in self.views:
-            x = frames[view]
+            x = given[view]
             if x is None:
                 raise AudioError(f"{view} frames: this model reads the {view} view, but none were given")
             if x.ndim != 3 or x.shape[2] != self.n_bins[view]:
@@ -236,18 +254,18 @@ class DamerModel(nn.Module):
             shape = (batch, 1, 1, self.config.fusion_window_tokens)
             state["fusion.mask"] = torch.full(shape, -math.inf, device=device, dtype=dtype)
         for view in self.views:
-            state.update(self.encoders[view].init_state(batch, device, dtype))
+            state.update(self._encoder(view).init_state(batch, device, dtype))
             state[f"{view}.pool"] = torch.zeros(batch, window, self.config.d_model, device=device, dtype=dtype)
-        for block in self.dsaf:
+        for block in self._dsaf_blocks():
             state.update(block.init_state(batch, device, dtype))
-        for layer in self.temporal:
+        for layer in self._temporal_layers():
             state.update(layer.init_state(batch, device, dtype))
         return state
 
     def step(
         self,
-        mel_frames: torch.Tensor,
-        coch_frames: torch.Tensor,
+        mel_frames: torch.Tensor | None,
+        coch_frames: torch.Tensor | None,
         state: State,
         musicnn_frames: torch.Tensor | None = None,
     ) -> tuple[DamerOutput, State]:
@@ -265,10 +283,12 @@ class DamerModel(nn.Module):
         count = torch.clamp(state["window.count"] + 1, max=self.config.window_tokens)
         new_state["window.mask"], new_state["window.count"] = window_mask, count
         frames = {"mel": mel_frames, "cochleagram": coch_frames, "musicnn": musicnn_frames}
-        tokens = {}
-        view_va, view_logits = {}, {}
+        tokens: dict[str, torch.Tensor] = {}
+        view_va: dict[str, torch.Tensor] = {}
+        view_logits: dict[str, torch.Tensor] = {}
         for view in self.views:
-            token = self.encoders[view].step(frames[view], state, new_state)
+            # The caller gives frames of every view the model reads (no input checks here).
+            token = self._encoder(view).step(cast(torch.Tensor, frames[view]), state, new_state)
             pool = shift_in(state[f"{view}.pool"], token, dim=1)
             new_state[f"{view}.pool"] = pool
             view_va[view], view_logits[view] = self.view_heads[view](pool.sum(dim=1, keepdim=True) / count)
@@ -279,10 +299,10 @@ class DamerModel(nn.Module):
             if len(self.dsaf) > 0:
                 fusion_mask = shift_in(state["fusion.mask"], filled, dim=-1)
                 new_state["fusion.mask"] = fusion_mask
-                for block in self.dsaf:
+                for block in self._dsaf_blocks():
                     tokens = block.step(tokens, fusion_mask, state, new_state)
             x = self.fusion([tokens[view] for view in self.views])
-        for layer in self.temporal:
+        for layer in self._temporal_layers():
             x = layer.step(x, window_mask, state, new_state)
         va, logits = self.head(x)
         return DamerOutput(va, logits, self.embedding(x), view_va, view_logits), new_state

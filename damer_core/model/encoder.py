@@ -7,6 +7,9 @@ inputs that starts at zero, so both forms compute the same numbers.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -41,7 +44,8 @@ class CausalConvBlock(nn.Module):
         """One token ``(B, 1, d)`` with the cache of the previous ``context`` inputs; returns (output, cache)."""
         span = torch.cat((cache, x), dim=1)
         taps = span[:, :: self.dilation]
-        mixed = (taps * self.conv.weight.squeeze(1).t()).sum(dim=1, keepdim=True) + self.conv.bias
+        bias = cast(torch.Tensor, self.conv.bias)  # the conv is built with a bias
+        mixed = (taps * self.conv.weight.squeeze(1).t()).sum(dim=1, keepdim=True) + bias
         return x + self.mlp(mixed), span[:, 1:]
 
 
@@ -55,6 +59,9 @@ class ViewEncoder(nn.Module):
 
     Streaming state: one cache per block under ``f"{name}.conv{i}"``.
     """
+
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(
         self,
@@ -78,6 +85,10 @@ class ViewEncoder(nn.Module):
         )
         self.cache_names = [f"{name}.conv{i}" for i in range(n_blocks)]
 
+    def _conv_blocks(self) -> Iterable[CausalConvBlock]:
+        """``blocks`` as what they are (``nn.ModuleList`` iterates as plain modules)."""
+        return cast("Iterable[CausalConvBlock]", self.blocks)
+
     def _tokens(self, frames: torch.Tensor) -> torch.Tensor:
         batch, n_frames, _ = frames.shape
         n_tokens = n_frames // self.frames_per_token
@@ -94,13 +105,16 @@ class ViewEncoder(nn.Module):
 
     def init_state(self, batch: int, device: torch.device, dtype: torch.dtype) -> dict[str, torch.Tensor]:
         """Zeroed conv caches."""
-        return {name: block.init_cache(batch, device, dtype) for name, block in zip(self.cache_names, self.blocks)}
+        return {
+            name: block.init_cache(batch, device, dtype)
+            for name, block in zip(self.cache_names, self._conv_blocks(), strict=True)
+        }
 
     def step(
         self, frames: torch.Tensor, state: dict[str, torch.Tensor], new_state: dict[str, torch.Tensor]
     ) -> torch.Tensor:
         """One token from ``(B, frames_per_token, n_bins)`` frames; writes the updated caches to ``new_state``."""
         x = self._tokens(frames)
-        for name, block in zip(self.cache_names, self.blocks):
+        for name, block in zip(self.cache_names, self._conv_blocks(), strict=True):
             x, new_state[name] = block.step(x, state[name])
         return x

@@ -10,6 +10,8 @@ stream then has its own feed-forward layer, and a learned gate mixes the streams
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -50,6 +52,10 @@ class DSAFBlock(nn.Module):
             direction: (f"{name}.{direction}.keys", f"{name}.{direction}.values") for direction in self.directions
         }
 
+    def _attention(self, direction: str) -> WindowedAttention:
+        """The attention of ``direction`` as what it is (``nn.ModuleDict`` returns plain modules)."""
+        return cast(WindowedAttention, self.attention[direction])
+
     def forward(self, tokens: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Offline over ``(B, N, d)`` token streams, one per view."""
         normed = {view: self.norms[view](tokens[view]) for view in self.views}
@@ -63,7 +69,7 @@ class DSAFBlock(nn.Module):
         state = {}
         for direction, names in self.cache_names.items():
             for name in names:
-                state[name] = self.attention[direction].init_cache(batch, device, dtype)
+                state[name] = self._attention(direction).init_cache(batch, device, dtype)
         return state
 
     def step(
@@ -79,7 +85,7 @@ class DSAFBlock(nn.Module):
         mixed = dict(tokens)
         for direction, (query, context) in self.directions.items():
             keys, values = self.cache_names[direction]
-            out, new_state[keys], new_state[values] = self.attention[direction].step(
+            out, new_state[keys], new_state[values] = self._attention(direction).step(
                 normed[query], normed[context], state[keys], state[values], mask
             )
             mixed[query] = mixed[query] + out

@@ -17,6 +17,9 @@
 #
 # Written from TouchDesigner's documentation of these operators and of COMP.create, Connector.connect and
 # Par.expr / Par.menuIndex; it has not been run inside TouchDesigner by the damer project.
+#
+# op() and the operator types (baseCOMP, oscinCHOP, ...) are globals of TouchDesigner's textport.
+# ruff: noqa: F821
 
 PORT = 9000  # the port damer sends to (damer stream --osc HOST:PORT)
 PREFIX_SEGMENTS = 1  # segments of the prefix: 1 for /damer, 2 for --prefix /show/emotion

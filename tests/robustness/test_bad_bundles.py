@@ -20,7 +20,6 @@ from damer_core.bundle import weights_checksum
 from damer_core.cli import main
 from damer_core.spec import FeatureSpec
 from tests.robustness.corpus import RATE, good_audio
-from tests.train.conftest import tiny_run_dir  # noqa: F401 - a fixture
 
 
 class _Payload:

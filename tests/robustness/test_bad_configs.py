@@ -160,9 +160,9 @@ def test_log_on_a_full_disk_does_not_stop_the_stream(bundle_path: Path, tmp_path
     assert main(args) == 1
     captured = capsys.readouterr()
     assert "stopped by: end of input" in captured.out and "updates: 39" in captured.out
-    assert (
-        captured.err
-        == f"damer stream: log {log}: writing failed (No space left on device), the log is incomplete; the stream went on without it\n"
+    assert captured.err == (
+        f"damer stream: log {log}: writing failed (No space left on device), the log is incomplete; "
+        "the stream went on without it\n"
     )
 
 

@@ -29,7 +29,6 @@ from streamer.virtual_card import SINK_RATE, PulseUnavailable, null_sink
 from tests.robustness.conftest import damer_command, read_csv
 from tests.streamer.conftest import music_signal
 from tests.streamer.osc_receivers import OscDump, PythonOscReceiver, free_udp_port
-from tests.streamer.test_live import virtual_card  # noqa: F401 - the shared virtual card fixture
 
 pytestmark = pytest.mark.timeout(240)
 UPDATE_S = 2 * 256 / 22050  # one update of the small test model: 2 frames of 256 samples
@@ -104,7 +103,7 @@ def private_card(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path]]:
         pytest.skip(str(exc))
 
 
-def test_osc_receiver_killed_and_restarted(virtual_card, bundle_path: Path) -> None:  # noqa: F811
+def test_osc_receiver_killed_and_restarted(virtual_card, bundle_path: Path) -> None:
     port = free_udp_port()
     player = Player(virtual_card, 30.0)
     receiver = OscDump(port)
@@ -128,7 +127,8 @@ def test_osc_receiver_killed_and_restarted(virtual_card, bundle_path: Path) -> N
     first_damer = next(t for t, line in restarted.arrivals if "/damer/" in line and t >= restarted.listening_at)
     gap = first_damer - restarted.listening_at
     print(
-        f"receiver restarted: first bundle {1000 * gap:.1f} ms after it listened (one update = {1000 * UPDATE_S:.1f} ms)"
+        f"receiver restarted: first bundle {1000 * gap:.1f} ms after it listened "
+        f"(one update = {1000 * UPDATE_S:.1f} ms)"
     )
     assert gap < UPDATE_S + 0.05
     times_before = [m[3][0] for m in before if m[1] == "/damer/time"]
@@ -185,7 +185,7 @@ def test_input_device_removed_mid_stream(fault: str, private_card, bundle_path: 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signal_mid_stream_ends_with_a_summary_and_nothing_lost(
     signum: int, virtual_card, bundle_path: Path, tmp_path: Path
-) -> None:  # noqa: F811
+) -> None:
     receiver = PythonOscReceiver()
     player = Player(virtual_card, 30.0)
     log = tmp_path / "log.csv"
@@ -249,7 +249,7 @@ def run_live(env: dict[str, str], bundle: Bundle, output: SlowOutput, seconds: f
     return result["summary"], source
 
 
-def test_slow_consumer_skips_to_the_newest_audio_and_keeps_latency_bounded(virtual_card, bundle_path: Path) -> None:  # noqa: F811
+def test_slow_consumer_skips_to_the_newest_audio_and_keeps_latency_bounded(virtual_card, bundle_path: Path) -> None:
     bundle = load_bundle(bundle_path, "cpu")
     output = SlowOutput(delay_s=2.0 * UPDATE_S)  # half the speed real time needs
     summary, _ = run_live(virtual_card, bundle, output, seconds=6.0)
@@ -264,7 +264,7 @@ def test_slow_consumer_skips_to_the_newest_audio_and_keeps_latency_bounded(virtu
     assert last.mean() < first.mean() + 0.1
 
 
-def test_stall_longer_than_the_ring_counts_an_overrun_and_recovers(virtual_card, bundle_path: Path) -> None:  # noqa: F811
+def test_stall_longer_than_the_ring_counts_an_overrun_and_recovers(virtual_card, bundle_path: Path) -> None:
     bundle = load_bundle(bundle_path, "cpu")
     output = SlowOutput(delay_s=0.0, stall_at=40, stall_s=2.5)  # the engine stops for 2.5 s; the ring holds 1 s
     summary, source = run_live(virtual_card, bundle, output, seconds=6.0, ring_seconds=1.0)

@@ -139,7 +139,7 @@ def test_model_streams_like_offline_with_finite_outputs(model: DamerModel, audio
     with torch.inference_mode():
         offline = model(*(torch.from_numpy(view)[None] for view in frontend_offline(audio, spec)))
     assert streamed[0].shape == offline.va.shape
-    for got, want in zip(streamed, (offline.va, offline.logits)):
+    for got, want in zip(streamed, (offline.va, offline.logits), strict=True):
         assert torch.isfinite(got).all()
         if want.numel():
             assert (

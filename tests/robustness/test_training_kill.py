@@ -22,7 +22,6 @@ import torch
 import yaml
 
 from tests.robustness.conftest import damer, damer_command
-from tests.train.conftest import one_torch_thread, tiny_run_dir  # noqa: F401 - fixtures
 from train.loop import Trainer, train
 from train.recipe import load_recipe
 
@@ -82,7 +81,7 @@ def without_loss_means(history: Path) -> list[dict]:
     ]
 
 
-def test_killed_training_resumes_to_the_uninterrupted_result(tiny_run_dir: Path) -> None:  # noqa: F811
+def test_killed_training_resumes_to_the_uninterrupted_result(tiny_run_dir: Path) -> None:
     recipe = yaml.safe_load(Path("recipe.yaml").read_text())
     recipe["checkpoint_every"] = 1
     Path("recipe.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))
@@ -112,7 +111,7 @@ def test_killed_training_resumes_to_the_uninterrupted_result(tiny_run_dir: Path)
     assert os.path.getsize("resumed/checkpoint.pt") > 0 and checkpoint_step(Path("resumed/checkpoint.pt")) == 24
 
 
-def test_resumed_run_logs_the_same_loss_means(tiny_run_dir: Path, one_torch_thread) -> None:  # noqa: F811
+def test_resumed_run_logs_the_same_loss_means(tiny_run_dir: Path, one_torch_thread) -> None:
     recipe = dataclasses.replace(load_recipe("recipe.yaml"), checkpoint_every=1)
     whole = train(recipe, "whole", progress=False)
     Trainer(recipe, "resumed", progress=False).run(stop_at=5)  # as if killed after step 5's checkpoint

@@ -19,30 +19,10 @@ from damer_core.errors import DeviceError
 from streamer.builder import build_engine
 from streamer.recorder import Recorder
 from streamer.ring import RingBuffer
-from streamer.sources.devices import find_input_device, import_sounddevice
+from streamer.sources.devices import find_input_device
 from streamer.sources.live import LiveSource
-from streamer.virtual_card import PulseUnavailable, null_sink, play
+from streamer.virtual_card import play
 from tests.streamer.conftest import music_signal, offline_reference
-
-
-def _rescan_devices() -> None:
-    """PortAudio lists devices once, at initialisation; re-initialise it to see the virtual card."""
-    sd = import_sounddevice()
-    sd._terminate()
-    sd._initialize()
-
-
-@pytest.fixture(scope="module")
-def virtual_card(tmp_path_factory: pytest.TempPathFactory):
-    try:
-        with null_sink(tmp_path_factory.mktemp("pulse")) as env:
-            _rescan_devices()
-            yield env
-    except PulseUnavailable as exc:
-        print(f"live-input tests skipped: {exc}")
-        pytest.skip(str(exc))
-    finally:
-        _rescan_devices()
 
 
 class RecordingRing(RingBuffer):
@@ -130,9 +110,8 @@ def no_sound_card_env(tmp_path: Path) -> dict[str, str]:
         timeout=60,
     )
     if count.returncode != 0 or count.stdout.strip() != "0":
-        print(
-            f"no-sound-card tests skipped: this machine has sound devices ({count.stdout.strip() or count.stderr.strip()})"
-        )
+        found = count.stdout.strip() or count.stderr.strip()
+        print(f"no-sound-card tests skipped: this machine has sound devices ({found})")
         pytest.skip("this machine has sound devices")
     return env
 

@@ -93,7 +93,7 @@ def test_bundles_reach_python_osc_with_addresses_types_values_order_and_timetags
     expected = rows(recorder)
     assert len(expected) == summary.updates > 50
     got = receiver.take(len(expected))
-    for packet, row in zip(got, expected):
+    for packet, row in zip(got, expected, strict=True):
         assert packet.messages == expected_messages("/damer", row)
         # Fast pace: the timetag is the audio time counted from the NTP epoch.
         assert packet.ntp == pytest.approx(row["time"], abs=1e-9)
@@ -138,7 +138,7 @@ def test_oscdump_receives_every_bundle(bundle: Bundle, write_wav) -> None:
         dump.close()
     for i, row in enumerate(expected):
         for (ntp, address, tags, args), (want_address, want_tags, want_args) in zip(
-            lines[6 * i : 6 * i + 6], expected_messages("/damer", row)
+            lines[6 * i : 6 * i + 6], expected_messages("/damer", row), strict=True
         ):
             assert address == want_address
             assert "," + tags == want_tags

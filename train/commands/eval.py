@@ -1,10 +1,10 @@
 """``damer eval BUNDLE --data RECIPE_OR_DATASET --json PATH``: clip-level metrics of a model bundle.
 
-``--data`` is either a training recipe (YAML; its validation split is scored, its test split with
-``--split test``, or every clip with ``--split all``) or a dataset: a folder in one of the readers' formats (recognised by its files; ``--kind``
-to name the reader) or a ``labels.csv`` table in the project's own format. Every clip is scored by
-:func:`train.evaluate.evaluate_clips`: the model over the whole clip, per-token outputs averaged; also from
-the first 5 s and 10 s only.
+``--data`` is either a training recipe (YAML; its validation split is scored, its test split with ``--split test``,
+or every clip with ``--split all``) or a dataset: a folder in one of the readers' formats (recognised by its files;
+``--kind`` to name the reader) or a ``labels.csv`` table in the project's own format. Every clip is scored by
+:func:`train.evaluate.evaluate_clips`: the model over the whole clip, per-token outputs averaged; also from the
+first 5 s and 10 s only.
 
 The JSON file holds ``valence`` and ``arousal`` (each ``n``, ``rmse``, ``r2``, ``pearson``, ``ccc``,
 ``accuracy``, ``f1``, ``auc``), ``quadrant`` (``n``, ``accuracy``, ``macro_f1``), ``first_5s`` and

@@ -151,7 +151,9 @@ class _Composer:
         root = (self.plan.tonic + root) % 12
         classes = [(root + step) % 12 for step in triad]
         classes += [
-            (root + step) % 12 for step, draw in zip(DISSONANT_ADDITIONS, addition_draws) if draw < cues.dissonance
+            (root + step) % 12
+            for step, draw in zip(DISSONANT_ADDITIONS, addition_draws, strict=True)
+            if draw < cues.dissonance
         ]
         return classes
 
@@ -256,7 +258,7 @@ def to_midi(notes: list[Note], programs: list[ProgramChange]) -> mido.MidiFile:
         by_key.setdefault((note.channel, note.pitch), []).append(note)
     for group in by_key.values():
         group.sort(key=lambda n: n.start_s)
-        for note, following in zip(group, group[1:] + [None]):
+        for note, following in zip(group, group[1:] + [None], strict=True):
             end = note.end_s if following is None else min(note.end_s, following.start_s - 0.002)
             if end - note.start_s >= 0.005:
                 trimmed.append(Note(note.channel, note.pitch, note.start_s, end, note.velocity))

@@ -99,7 +99,8 @@ def make_clip(job: ClipJob) -> tuple[dict[str, Any], list[tuple[str, float, floa
 
     times, labels = clip_labels(plan, job.settings.label_rate_hz)
     rows = [
-        (audio_path, round(float(v), 4), round(float(a), 4), round(float(t), 3)) for t, (v, a) in zip(times, labels)
+        (audio_path, round(float(v), 4), round(float(a), 4), round(float(t), 3))
+        for t, (v, a) in zip(times, labels, strict=True)
     ]
     rms = float(np.sqrt(np.mean(np.square(rendering.audio, dtype=np.float64))))
     timbres = [ENSEMBLES[s.ensemble] for s in plan.sections]

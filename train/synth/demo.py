@@ -107,7 +107,7 @@ def write_demo(out: Path, soundfont: Path = DEMO_SOUNDFONT, gain: float = DEFAUL
     with labels_path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(("path", "valence", "arousal", "time"))
-        for t, (v, a) in zip(times, labels):
+        for t, (v, a) in zip(times, labels, strict=True):
             writer.writerow((out.name, round(float(v), 4), round(float(a), 4), round(float(t), 3)))
     return labels_path
 

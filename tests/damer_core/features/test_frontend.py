@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
@@ -25,7 +26,7 @@ def push_in_blocks(front_end: FrontEnd, audio: np.ndarray, sizes: list[int]) -> 
     bounds = np.cumsum([0, *sizes])
     bounds = np.append(bounds[bounds < audio.size], audio.size)
     mels, cochs = [], []
-    for start, stop in zip(bounds[:-1], bounds[1:]):
+    for start, stop in itertools.pairwise(bounds):
         mel, coch, musicnn = front_end.push(audio[start:stop])
         assert musicnn.shape == (mel.shape[0], 0)
         assert mel.shape[0] == coch.shape[0]
@@ -136,7 +137,7 @@ def test_float64_blocks_are_accepted_by_a_float32_front_end(music):
     spec = FeatureSpec()
     from_float64 = FrontEnd(spec).push(music)
     from_float32 = FrontEnd(spec).push(music.astype(np.float32))
-    for a, b in zip(from_float64, from_float32):
+    for a, b in zip(from_float64, from_float32, strict=True):
         assert a.dtype == np.float32
         np.testing.assert_array_equal(a, b)
 
@@ -199,7 +200,7 @@ def test_three_views_stream_like_offline_and_like_each_view_alone(kind, music, r
 def _bounds(sizes: list[int], n: int) -> list[tuple[int, int]]:
     edges = np.cumsum([0, *sizes])
     edges = np.append(edges[edges < n], n)
-    return list(zip(edges[:-1], edges[1:]))
+    return list(itertools.pairwise(edges))
 
 
 def test_three_view_state_snapshot_includes_the_musicnn_view(music):
@@ -211,5 +212,5 @@ def test_three_view_state_snapshot_includes_the_musicnn_view(music):
     later = front_end.push(music[7000:])
     front_end.set_state(snapshot)
     again = front_end.push(music[7000:])
-    for a, b in zip(later, again):
+    for a, b in zip(later, again, strict=True):
         np.testing.assert_array_equal(a, b)

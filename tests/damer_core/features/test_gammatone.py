@@ -57,7 +57,9 @@ def test_each_channel_has_unit_gain_at_its_centre_frequency(spec):
     # The stored float32 coefficients, evaluated in float64: only the rounding of b0, b1 remains.
     sos = gammatone_sos(spec).astype(np.float64)
     cf = centre_frequencies(spec)
-    gains = np.array([abs(scipy.signal.sosfreqz(s, worN=[f], fs=spec.sample_rate)[1][0]) for s, f in zip(sos, cf)])
+    gains = np.array(
+        [abs(scipy.signal.sosfreqz(s, worN=[f], fs=spec.sample_rate)[1][0]) for s, f in zip(sos, cf, strict=True)]
+    )
     np.testing.assert_allclose(gains, 1.0, rtol=1e-5)
 
 

@@ -148,7 +148,7 @@ def test_eval_mode_is_deterministic(make_model, make_frames) -> None:
     first, second = offline(model, mel, coch), offline(model, mel, coch)
     streamed = [stream(model.streaming(batch=2), mel, coch, [3]) for _ in range(2)]
     for a, b in ((first, second), (streamed[0], streamed[1])):
-        assert all(torch.equal(x, y) for x, y in zip(fields(a).values(), fields(b).values()))
+        assert all(torch.equal(x, y) for x, y in zip(fields(a).values(), fields(b).values(), strict=True))
 
 
 def test_snapshot_restore_and_reset(make_model, make_frames) -> None:
@@ -160,14 +160,14 @@ def test_snapshot_restore_and_reset(make_model, make_frames) -> None:
     later = streamer.push(mel[0, 41:], coch[0, 41:])
     streamer.set_state(snapshot)
     again = streamer.push(mel[0, 41:], coch[0, 41:])
-    assert all(torch.equal(x, y) for x, y in zip(fields(later).values(), fields(again).values()))
+    assert all(torch.equal(x, y) for x, y in zip(fields(later).values(), fields(again).values(), strict=True))
     assert streamer.tokens == 50
 
     streamer.reset()
     assert streamer.tokens == 0
     fresh = model.streaming().push(mel[0], coch[0])
     restarted = streamer.push(mel[0], coch[0])
-    assert all(torch.equal(x, y) for x, y in zip(fields(fresh).values(), fields(restarted).values()))
+    assert all(torch.equal(x, y) for x, y in zip(fields(fresh).values(), fields(restarted).values(), strict=True))
 
 
 def test_context_manager_resets_on_exit(make_model, make_frames) -> None:

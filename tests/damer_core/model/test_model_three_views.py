@@ -103,7 +103,9 @@ def test_random_chunks_of_a_batch_and_the_traced_step_equal_offline(make, seed: 
 def test_dsaf_has_both_directions_of_every_pair_of_views(make) -> None:
     block = make().dsaf[0]
     assert set(block.attention) == {
-        "mel_from_coch", "mel_from_musicnn", "coch_from_mel", "coch_from_musicnn", "musicnn_from_mel", "musicnn_from_coch"
+        "mel_from_coch", "mel_from_musicnn",
+        "coch_from_mel", "coch_from_musicnn",
+        "musicnn_from_mel", "musicnn_from_coch",
     }  # fmt: skip
 
 
@@ -149,7 +151,7 @@ def test_snapshot_restore_replays_identically(make) -> None:
     later = streamer.push(*(x[0, 25:] for x in views))
     streamer.set_state(snapshot)
     again = streamer.push(*(x[0, 25:] for x in views))
-    assert all(torch.equal(x, y) for x, y in zip(fields(later).values(), fields(again).values()))
+    assert all(torch.equal(x, y) for x, y in zip(fields(later).values(), fields(again).values(), strict=True))
 
 
 def test_training_step_reaches_every_parameter(make) -> None:
