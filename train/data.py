@@ -36,10 +36,10 @@ import torch
 
 from damer_core.errors import ConfigError
 from damer_core.spec import FeatureSpec
-from train.datasets import Clip, ClipFeatures, group_split, read_dataset
+from train.datasets import Clip, ClipFeatures, group_folds, group_split, read_dataset
 from train.errors import DatasetError
 from train.feature_cache import FeatureCache
-from train.recipe import DataConfig, SourceConfig, TrainRecipe
+from train.recipe import DataConfig, SourceConfig, TrainRecipe, ValidationConfig
 
 LICENCES = {
     "4q": "research use only (4Q audio emotion dataset, Panda, Malheiro & Paiva 2018; AllMusic previews)",
@@ -202,7 +202,8 @@ def source_licence(source: SourceConfig) -> str:
     return "not recorded: see the dataset's own terms"
 
 
-def _read_source(source: SourceConfig) -> list[Clip]:
+def read_source(source: SourceConfig) -> list[Clip]:
+    """The clips of one source (an unlabelled source's clips carry no labels, whatever its reader gives)."""
     clips = read_dataset(source.kind, source.resolved_path(), **source.options)
     if source.role == "unlabelled":
         clips = [
@@ -226,10 +227,21 @@ def split_source(
     trained, held_out = list(members), {}
     for name, split in (("test", data.test), ("validation", data.validation)):
         if source.name == split.source and trained:
-            trained, held_out[name] = (
-                ([], trained) if split.fraction >= 1.0 else group_split(trained, split.fraction, split.seed)
-            )
+            trained, held_out[name] = _split(trained, split)
     return trained, held_out
+
+
+def _split(clips: list[Clip], split: ValidationConfig) -> tuple[list[Clip], list[Clip]]:
+    """``(kept, held out)`` by one split of the recipe: a fold of a group K-fold, or a fraction by group."""
+    if split.folds:
+        fold_of = group_folds(clips, split.folds, split.seed)
+        return (
+            [clip for clip, fold in zip(clips, fold_of, strict=True) if fold != split.fold],
+            [clip for clip, fold in zip(clips, fold_of, strict=True) if fold == split.fold],
+        )
+    if split.fraction >= 1.0:
+        return [], clips
+    return group_split(clips, split.fraction, split.seed)
 
 
 def read_corpus(recipe: TrainRecipe, spec: FeatureSpec | None = None) -> Corpus:
@@ -250,7 +262,7 @@ def read_corpus(recipe: TrainRecipe, spec: FeatureSpec | None = None) -> Corpus:
     held_out: dict[str, list[int]] = {"validation": [], "test": []}
     pools: dict[str, list[Pool]] = {"labelled": [], "unlabelled": []}
     for index, source in enumerate(recipe.data.sources):
-        members = _read_source(source)
+        members = read_source(source)
         if not members:
             raise DatasetError(f"{source.path}: source {source.name!r} holds no clips")
         check_source_spec(source, members, spec)

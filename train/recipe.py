@@ -93,14 +93,21 @@ class ValidationConfig:
             :func:`train.datasets.group_split`, stratified by quadrant; ``1`` holds out the whole source
             (e.g. train on synthetic music, validate on 4Q).
         seed: seed of the split.
+        folds, fold: with ``folds >= 2``, the held-out clips are fold ``fold`` of a ``folds``-fold partition
+            of the source by group (:func:`train.datasets.group_folds`, stratified by quadrant, seeded by
+            ``seed``) instead of a ``fraction``: how ``damer cv`` holds out each fold in turn.
     """
 
     source: str | None = None
     fraction: float = 0.2
     seed: int = 0
+    folds: int = 0
+    fold: int = 0
 
     def __post_init__(self) -> None:
         require(0.0 < self.fraction <= 1.0, "fraction", "in (0, 1]", self.fraction)
+        require(self.folds == 0 or self.folds >= 2, "folds", "0 (a fraction) or >= 2", self.folds)
+        require(0 <= self.fold < max(1, self.folds), "fold", f"in 0..{max(1, self.folds) - 1}", self.fold)
 
 
 @dataclass(frozen=True)

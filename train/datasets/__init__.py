@@ -21,7 +21,7 @@ from train.datasets.four_q import read_four_q
 from train.datasets.labelled_csv import read_labelled_csv
 from train.datasets.memo2496 import MEMO2496_SPEC, read_memo2496
 from train.datasets.pmemo import read_pmemo
-from train.datasets.split import group_split
+from train.datasets.split import group_folds, group_split
 
 READERS: dict[str, Callable[..., list[Clip]]] = {
     "memo2496": read_memo2496,
@@ -53,6 +53,7 @@ __all__ = [
     "Clip",
     "ClipFeatures",
     "DynamicLabels",
+    "group_folds",
     "group_split",
     "read_dataset",
 ]
