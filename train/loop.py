@@ -443,7 +443,7 @@ class Trainer:
         state["step"] = step
         state["elapsed_s"] += time.monotonic() - session_start
         if processes.is_main:
-            self._export(model, corpus, state, processes, stopped_early, n_steps)
+            self._export(model, corpus, state, processes, stopped_early, n_steps, learner)
         barrier(processes)
         return self._result(state, step, n_steps, stopped_early)
 
@@ -549,12 +549,15 @@ class Trainer:
         processes: Processes,
         stopped_early: bool,
         n_steps: int,
+        learner: Learner,
     ) -> None:
         best = self.out / BEST_NAME
         if self.recipe.data.validation.source is not None and best.is_file():
             model.load_state_dict(safetensors.torch.load_file(str(best), device=str(processes.device)))
         else:
             state["best_step"] = state["step"]
+            if learner.pcl is not None and self.recipe.pcl.export_teacher:
+                model.load_state_dict(learner.pcl.teacher.state_dict())
         test_report = None
         if corpus.test.size:
             model.eval()

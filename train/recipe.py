@@ -249,6 +249,9 @@ class PCLConfig:
             accepted entries.
         js_weight: weight of the student's view-consistency loss (mean JS divergence between its Mel-only
             and cochleagram-only p(high) over all valid tokens).
+        export_teacher: export the teacher — the moving average of the student's weights over the last
+            ``~1 / (1 - ema_decay)`` steps — instead of the last student (when no validation split picks a
+            step): averaged weights generalise better than those of any single step.
     """
 
     enabled: bool = True
@@ -266,6 +269,7 @@ class PCLConfig:
     pseudo_weight: float = 0.5
     pseudo_va_weight: float = 0.5
     js_weight: float = 0.1
+    export_teacher: bool = False
 
     def __post_init__(self) -> None:
         require(self.unlabelled_batch_size >= 0, "unlabelled_batch_size", ">= 0", self.unlabelled_batch_size)

@@ -3,7 +3,9 @@ on one shared frame index.
 
 Every view emits frame ``t`` (samples ``[t*hop, t*hop + win_length)``) when its last sample arrives, so
 every push returns the same number of frames from each. The musicnn view's value at frame ``t`` is the
-musicnn embedding of the audio up to that moment (:mod:`damer_core.features.musicnn_view`).
+musicnn embedding of the audio up to that moment, computed by musicnn itself
+(:mod:`damer_core.features.musicnn_view`) or by its student from the log-Mel frames
+(:mod:`damer_core.student.view`), as the spec says.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from damer_core.features.mel import MelStream
 from damer_core.features.musicnn_view import MusicnnViewStream
 from damer_core.features.signal import check_mono_block
 from damer_core.spec import FeatureSpec
+from damer_core.student.view import StudentViewStream
 
 
 def require_audio_source(spec: FeatureSpec) -> None:
@@ -62,7 +65,10 @@ class FrontEnd:
         self.dtype = np.dtype(dtype)
         self._mel = MelStream(spec, dtype)
         self._cochleagram = CochleagramStream(spec, dtype)
-        self._musicnn = None if spec.musicnn is None else MusicnnViewStream(spec, dtype)
+        self._musicnn: MusicnnViewStream | StudentViewStream | None = None
+        if spec.musicnn is not None:
+            student = spec.musicnn.encoder == "student"
+            self._musicnn = StudentViewStream(spec, dtype) if student else MusicnnViewStream(spec, dtype)
         self.frames_emitted = 0
 
     def reset(self) -> None:
@@ -106,6 +112,8 @@ class FrontEnd:
         cochleagram = self._cochleagram.push(block)
         if self._musicnn is None:
             musicnn = np.zeros((mel.shape[0], 0), dtype=self.dtype)
+        elif isinstance(self._musicnn, StudentViewStream):
+            musicnn = self._musicnn.push(mel)
         else:
             musicnn = self._musicnn.push(block)
         self.frames_emitted += mel.shape[0]

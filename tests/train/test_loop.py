@@ -25,9 +25,9 @@ from damer_core.errors import ConfigError
 from damer_core.model import DamerModel
 from train.data import StepBatches, crop_frames, input_stats, read_corpus
 from train.evaluate import token_outputs
-from train.loop import CHECKPOINT_NAME, Trainer, learning_rate, train
+from train.loop import BUNDLE_NAME, CHECKPOINT_NAME, Trainer, learning_rate, train
 from train.losses import supervised_loss
-from train.recipe import OptimConfig, TrainRecipe, load_recipe
+from train.recipe import OptimConfig, TrainRecipe, ValidationConfig, load_recipe
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 BIN = Path(sys.executable).parent
@@ -191,3 +191,25 @@ def test_torchrun_two_gloo_processes_train_and_export_the_same_bundle_format(tin
     assert set(checkpoint["learner"]["model"]) == set(bundle.model.state_dict())
     saml_queue = checkpoint["learner"]["saml"]["queue.classes"]
     assert int((saml_queue >= 0).sum()) == 16  # 4 steps x 4 crops from both processes (gathered), queue of 16
+
+
+def test_without_validation_the_teacher_is_exported_when_asked(tiny_run_dir: Path) -> None:
+    """``pcl.export_teacher``: the bundle holds the moving average of the weights, not the last step's."""
+    recipe = shorter(load_recipe("recipe.yaml"), steps=6, every=6)
+    no_validation = dataclasses.replace(recipe.data, validation=ValidationConfig())
+    last = dataclasses.replace(recipe, data=no_validation)
+    averaged = dataclasses.replace(last, pcl=dataclasses.replace(last.pcl, export_teacher=True))
+    exported = {}
+    for name, run in (("last", last), ("averaged", averaged)):
+        train(run, name, progress=False)
+        exported[name] = safetensors.torch.load_file(f"{name}/{BUNDLE_NAME}")
+    checkpoint = torch.load(Path("averaged") / CHECKPOINT_NAME, weights_only=True)
+    teacher = {
+        k.removeprefix("teacher."): v for k, v in checkpoint["learner"]["pcl"].items() if k.startswith("teacher.")
+    }
+    student = checkpoint["learner"]["model"]
+    assert teacher and any(not torch.equal(teacher[k], student[k]) for k in student)
+    for name, tensor in exported["averaged"].items():
+        assert torch.equal(tensor, teacher[name]), name
+    for name, tensor in exported["last"].items():
+        assert torch.equal(tensor, student[name]), name  # the same run without the switch: the last weights
