@@ -14,11 +14,13 @@ MODELS_DIR = Path(__file__).resolve().parent / "models"
 """Where the shipped bundles live: ``damer_core/models/<name>.safetensors``."""
 
 DEFAULT_MODEL = "default"
+WEIGHTS_FILES = ("musicnn_msd", "musicnn_student")
+"""Files in the models folder that are network weights the bundles use, not bundles themselves."""
 
 
 def shipped_model_names() -> list[str]:
     """Names of the bundles shipped with this copy, the default first."""
-    names = sorted(path.stem for path in MODELS_DIR.glob("*.safetensors") if path.stem != "musicnn_msd")
+    names = sorted(path.stem for path in MODELS_DIR.glob("*.safetensors") if path.stem not in WEIGHTS_FILES)
     return sorted(names, key=lambda name: name != DEFAULT_MODEL)
 
 

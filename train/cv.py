@@ -214,6 +214,41 @@ def run_cv(
     return report
 
 
+def read_cv_report(path: Path) -> dict[str, Any]:
+    """A ``cv.json`` written by :func:`run_cv` with the model's results.
+
+    Raises:
+        ConfigError: unreadable, not JSON, or without the model's results.
+    """
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the cross-validation report ({exc})") from None
+    if not isinstance(report, dict) or MODEL not in report.get("systems", {}):
+        raise ConfigError(f"{path}: not a damer cv report with the model's results")
+    return report
+
+
+def card_entry(report: dict[str, Any]) -> dict[str, Any]:
+    """What a model card records of a recipe's cross-validation (``damer train --cv-report``): the protocol,
+    the model's mean ± sd per measure, each baseline's, and the paired margins over them."""
+    return {
+        "source": report["source"],
+        "folds": report["folds"],
+        "repeats": report["repeats"],
+        "n_clips": report["n_clips"],
+        "n_groups": report["n_groups"],
+        "steps": report["steps"],
+        "summary": report["systems"][MODEL]["summary"],
+        "baselines": {
+            key: {"title": system["title"], "summary": system["summary"]}
+            for key, system in report["systems"].items()
+            if key != MODEL
+        },
+        "paired": {key: pair["summary"] for key, pair in report["paired"].items()},
+    }
+
+
 def _line(scores: dict[str, Any], mean: bool = False) -> str:
     values = {m: scores[f"{m}.accuracy"]["mean"] if mean else scores[f"{m}.accuracy"] for m in MEASURES}
     return ", ".join(f"{m} {values[m]:.3f}" for m in MEASURES)

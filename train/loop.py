@@ -308,13 +308,22 @@ class Trainer:
         out_dir: output folder (created).
         progress: show a progress bar (first process only).
         restart: ignore an existing checkpoint instead of resuming from it.
+        card_extra: entries added to the exported bundle's model card (e.g. the recipe's cross-validation).
     """
 
-    def __init__(self, recipe: TrainRecipe, out_dir: str | Path, progress: bool = True, restart: bool = False) -> None:
+    def __init__(
+        self,
+        recipe: TrainRecipe,
+        out_dir: str | Path,
+        progress: bool = True,
+        restart: bool = False,
+        card_extra: dict[str, Any] | None = None,
+    ) -> None:
         self.recipe = recipe
         self.out = Path(out_dir)
         self.show_progress = progress
         self.restart = restart
+        self.card_extra = dict(card_extra or {})
 
     def run(self, stop_at: int | None = None) -> TrainResult:
         """Train (resuming if a checkpoint exists), validate, export; returns the result.
@@ -568,7 +577,7 @@ class Trainer:
             text = json.dumps(test_report, indent=1, allow_nan=False)
             write_atomically(self.out / "test_metrics.json", lambda handle: handle.write(text.encode("utf-8")))
             state["test_report"] = test_report
-        card = model_card(self.recipe, corpus, state, processes, stopped_early, n_steps, test_report)
+        card = model_card(self.recipe, corpus, state, processes, stopped_early, n_steps, test_report) | self.card_extra
         save_bundle(self.out / BUNDLE_NAME, model, card)
         recipe_text = yaml.safe_dump(to_mapping(self.recipe), sort_keys=False)
         write_atomically(self.out / "recipe.yaml", lambda handle: handle.write(recipe_text.encode("utf-8")))
@@ -594,6 +603,12 @@ def _one_thread(_worker: int) -> None:
     torch.set_num_threads(1)
 
 
-def train(recipe: TrainRecipe, out_dir: str | Path, progress: bool = True, restart: bool = False) -> TrainResult:
+def train(
+    recipe: TrainRecipe,
+    out_dir: str | Path,
+    progress: bool = True,
+    restart: bool = False,
+    card_extra: dict[str, Any] | None = None,
+) -> TrainResult:
     """Run ``recipe`` into ``out_dir`` (see :class:`Trainer`)."""
-    return Trainer(recipe, out_dir, progress, restart).run()
+    return Trainer(recipe, out_dir, progress, restart, card_extra).run()

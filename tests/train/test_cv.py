@@ -9,8 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 import train.loop as loop
+from damer_core.bundle import load_bundle
+from damer_core.cli import main
+from damer_core.config import to_mapping
 from train.ablate import shortened
 from train.cv import format_table, make_folds, run_cv, score
 from train.data import FeatureStore
@@ -115,3 +119,15 @@ def test_a_second_run_reuses_finished_folds_and_pairs_margins(tiny_run_dir: Path
     monkeypatch.setattr("train.cv.train", lambda *a, **k: pytest.fail("a finished fold was trained again"))
     again = run_cv(recipe, Path("cv"), folds=2, repeats=1, progress=False, say=lambda line: None)
     assert again["systems"] == first["systems"]
+
+
+def test_the_cv_report_goes_into_the_model_card(tiny_run_dir: Path, capsys) -> None:
+    recipe = with_validation_half(shortened(load_recipe("recipe.yaml"), 2))
+    report = run_cv(recipe, Path("cv"), folds=2, repeats=1, progress=False, say=lambda line: None)
+    Path("short.yaml").write_text(yaml.safe_dump(to_mapping(recipe)))
+    assert main(["train", "short.yaml", "--out", "run", "--no-progress", "--cv-report", "cv/cv.json"]) == 0
+    card = load_bundle("run/model.safetensors", device="cpu").card["cross_validation"]
+    assert card["folds"] == 2 and card["summary"] == report["systems"]["damer"]["summary"]
+    Path("bad.json").write_text("{}")
+    assert main(["train", "short.yaml", "--out", "run2", "--no-progress", "--cv-report", "bad.json"]) == 2
+    assert "not a damer cv report" in capsys.readouterr().err

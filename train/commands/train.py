@@ -26,6 +26,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder: checkpoint, history, bundle")
     parser.add_argument("--restart", action="store_true", help="start over even if DIR holds a checkpoint")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--cv-report",
+        metavar="CV_JSON",
+        help="the cv.json of 'damer cv' for this recipe: its figures go into the bundle's model card",
+    )
     add_data_root_argument(parser)
     parser.set_defaults(run=run)
 
@@ -33,14 +38,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Train; the first process prints where the bundle went and its validation score."""
     # Imported here so that building the parser stays fast for every other sub-command.
+    from train.cv import card_entry, read_cv_report
     from train.loop import train
     from train.recipe import load_recipe
 
     recipe = load_recipe(args.recipe, args.data_root)
+    card_extra = {}
+    if args.cv_report is not None:
+        card_extra["cross_validation"] = card_entry(read_cv_report(Path(args.cv_report)))
     out = Path(args.out)
     created = not out.exists()
     try:
-        result = train(recipe, out, progress=not args.no_progress, restart=args.restart)
+        result = train(recipe, out, progress=not args.no_progress, restart=args.restart, card_extra=card_extra)
     except BaseException:
         if created and out.is_dir() and not any(out.iterdir()):
             out.rmdir()  # a run that failed before writing anything leaves nothing behind
