@@ -30,6 +30,7 @@ test: setup-dev
 	$(BIN)/python -m pytest -n 2 -q
 
 setup: deb-run $(VENV)/.installed-run
+	@echo "damer is installed in $(VENV): 'source $(VENV)/bin/activate' puts damer on the PATH (or run $(BIN)/damer)"
 setup-dev: deb-test $(VENV)/.installed-dev
 
 deb-run:
