@@ -101,7 +101,8 @@ class MusicnnViewSpec:
             causal network trained to reproduce musicnn's penultimate embedding from the front-end's own
             log-Mel frames, at a tenth of the cost and without the lag: :mod:`damer_core.student`).
         student_sha256: with ``encoder: student``, SHA-256 of the student's weights file (shipped in
-            ``damer_core/models/``).
+            ``damer_core/models/``). A recipe may leave it empty: loading the recipe names the shipped
+            student's, so a bundle always records the exact student it was trained with.
     """
 
     variant: Literal["causal", "aligned"] = "causal"
@@ -114,11 +115,12 @@ class MusicnnViewSpec:
     def __post_init__(self) -> None:
         require(self.encoder in ("musicnn", "student"), "encoder", "'musicnn' or 'student'", self.encoder)
         if self.encoder == "student":
+            digits = self.student_sha256
             require(
-                len(self.student_sha256) == 64 and all(c in "0123456789abcdef" for c in self.student_sha256),
+                digits == "" or (len(digits) == 64 and all(c in "0123456789abcdef" for c in digits)),
                 "student_sha256",
-                "64 lower-case hex digits (the student's weights)",
-                self.student_sha256,
+                "64 lower-case hex digits (the student's weights), or empty in a recipe: the shipped student's",
+                digits,
             )
             require(self.embedding == "penultimate", "embedding", "'penultimate' for a student", self.embedding)
         require(self.variant in ("causal", "aligned"), "variant", "'causal' or 'aligned'", self.variant)

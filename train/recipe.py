@@ -34,6 +34,7 @@ from damer_core.config import load_config
 from damer_core.errors import ConfigError
 from damer_core.model import ModelConfig
 from damer_core.spec import FeatureSpec, require
+from damer_core.student.weights import file_sha256, shipped_student_path
 from train.datasets import READERS
 
 Curve = Literal["linear", "cosine"]
@@ -466,6 +467,19 @@ def data_root(given: str | Path | None = None) -> Path:
     return Path(os.environ.get(DATA_ROOT_VARIABLE) or "data").expanduser()
 
 
+def with_shipped_student(spec: FeatureSpec) -> FeatureSpec:
+    """``spec`` with an empty ``musicnn.student_sha256`` (a student view) filled in with the SHA-256 of the
+    student shipped in ``damer_core/models/``.
+
+    Raises:
+        BundleError: the student view is asked for but no student weights are there.
+    """
+    view = spec.musicnn
+    if view is None or view.encoder != "student" or view.student_sha256:
+        return spec
+    return replace(spec, musicnn=replace(view, student_sha256=file_sha256(shipped_student_path())))
+
+
 def load_recipe(path: str | Path, root: str | Path | None = None) -> TrainRecipe:
     """Read a training recipe from YAML; relative ``data.sources[*].path`` are put under
     :func:`data_root` ``(root)``.
@@ -474,6 +488,7 @@ def load_recipe(path: str | Path, root: str | Path | None = None) -> TrainRecipe
         ConfigError: missing file, malformed YAML, unknown key, wrong type or out-of-range value.
     """
     recipe = load_config(path, TrainRecipe)
+    recipe = replace(recipe, features=with_shipped_student(recipe.features))
     base = data_root(root)
     sources = tuple(
         source if Path(source.path).expanduser().is_absolute() else replace(source, path=str(base / source.path))

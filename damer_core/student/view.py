@@ -32,6 +32,8 @@ class StudentViewStream:
     def __init__(self, spec: FeatureSpec, dtype: type[np.floating] = np.float32) -> None:
         if spec.musicnn is None or spec.musicnn.encoder != "student":
             raise BundleError("the feature spec's musicnn view is not computed by the student")
+        if not spec.musicnn.student_sha256:
+            raise BundleError("the feature spec names no student weights (features.musicnn.student_sha256)")
         self.spec = spec
         self.dtype = np.dtype(dtype)
         self._network, _ = load_student(shipped_student_path(), spec.musicnn.student_sha256)
