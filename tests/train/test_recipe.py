@@ -8,8 +8,11 @@ import pytest
 
 from damer_core.errors import ConfigError
 from train.recipe import TrainRecipe, load_recipe
+from train.student import load_student_recipe
 
-RECIPES = sorted((Path(__file__).resolve().parents[2] / "configs" / "train").glob("*.yaml"))
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
+STUDENT_RECIPE = CONFIGS / "student.yaml"
+RECIPES = sorted(path for path in CONFIGS.glob("*.yaml") if path != STUDENT_RECIPE)
 MINIMAL = "data:\n  sources:\n    - {kind: 4q, path: q}\n"
 
 
@@ -22,6 +25,13 @@ def test_every_shipped_recipe_loads() -> None:
         assert recipe.data.validation.source is not None, path
     memo = load_recipe(RECIPES[[p.stem for p in RECIPES].index("memo2496")])
     assert memo.features.source == "memo2496"
+
+
+def test_the_student_recipe_loads_with_its_paths_under_the_data_root(tmp_path: Path) -> None:
+    recipe = load_student_recipe(STUDENT_RECIPE, tmp_path)
+    assert [Path(s.path).parent for s in recipe.sources] == [tmp_path, tmp_path]
+    assert recipe.teacher.musicnn is not None and recipe.teacher.musicnn.variant == "aligned"
+    assert recipe.student.reach * recipe.teacher.hop / recipe.teacher.sample_rate == pytest.approx(2.96, abs=0.01)
 
 
 def test_defaults_fill_everything_but_the_sources(tmp_path: Path) -> None:
