@@ -8,7 +8,6 @@ import functools
 import json
 import re
 import shutil
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,11 +42,6 @@ VALENCE_RGB = np.array([244, 163, 64]) / 255  # --valence in monitor.css: the cu
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="Chromium is not installed (Debian chromium: 'make test' installs it)"
 )
-
-
-def free_port() -> int:
-    with socket.create_server(("127.0.0.1", 0)) as sock:
-        return sock.getsockname()[1]
 
 
 def readings(browser: Browser, count: int, start_s: float = 2.5, step_s: float = 0.5) -> list[dict[str, str]]:
@@ -94,15 +88,18 @@ def keep(screenshot: Path, trace_colour: bool = True) -> Path:
 
 @pytest.mark.timeout(300)
 def test_the_page_shows_what_the_log_says_and_follows_a_restart(bundle_path: Path, write_wav, tmp_path: Path) -> None:
-    port = free_port()
-    common = ["--pace", "realtime", "--monitor", f"127.0.0.1:{port}", "--no-osc", "--model", str(bundle_path)]
+    common = ["--pace", "realtime", "--no-osc", "--model", str(bundle_path)]
     first, second = (
         write_wav(f"{name}.wav", music_signal(seconds, 22050, seed), 22050)
         for name, seconds, seed in (("first", 8.0, 7), ("second", 6.0, 8))
     )
-    with DamerStream(["--input", str(first), "--log", str(tmp_path / "first.csv"), *common]) as damer:
+    # The first stream takes any free port (no other test can hold it); the second takes the same one, as a
+    # show restarting its stream does.
+    first_args = ["--input", str(first), "--log", str(tmp_path / "first.csv"), "--monitor", "127.0.0.1:0"]
+    with DamerStream([*first_args, *common]) as damer:
         url = damer.wait_for(r"^monitor: (http://\S+) ")[1]
-        assert url == f"http://127.0.0.1:{port}/"
+        port = int(re.fullmatch(r"http://127\.0\.0\.1:(\d+)/", url)[1])
+        common += ["--monitor", f"127.0.0.1:{port}"]
         browser = Browser(url, tmp_path / "profile")
         try:
             browser.wait_for("document.body.dataset.state === 'live'", 60)
