@@ -157,8 +157,14 @@ def target_stats(audio: Audio, indices: np.ndarray) -> dict[str, np.ndarray]:
     """Per-dimension mean and std (float64) of the mel input and the teacher over the clips ``indices``."""
     stats = {}
     for name, arrays in (("mel", audio.mel), ("teacher", audio.teacher)):
-        stacked = np.concatenate([arrays[i].astype(np.float64) for i in indices])
-        stats[f"{name}_mean"], stats[f"{name}_std"] = stacked.mean(0), np.maximum(stacked.std(0), 1e-4)
+        total = squares = 0.0
+        count = 0
+        for i in indices:  # clip by clip: all the frames at once in float64 would take gigabytes
+            x = arrays[i].astype(np.float64)
+            total, squares, count = total + x.sum(0), squares + (x * x).sum(0), count + x.shape[0]
+        mean = total / count
+        stats[f"{name}_mean"] = mean
+        stats[f"{name}_std"] = np.maximum(np.sqrt(np.maximum(squares / count - mean * mean, 0.0)), 1e-4)
     return stats
 
 
@@ -253,7 +259,7 @@ def train_student(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(student.parameters(), recipe.optim.grad_clip)
         optimiser.step()
-        running += float(loss)
+        running += float(loss.detach())
         if (step + 1) % every == 0 or step + 1 == recipe.optim.steps:
             history.append({"step": step + 1, "loss": running / ((step % every) + 1)})
             elapsed = time.monotonic() - started

@@ -13,8 +13,9 @@ Architecture (per frame of the shared frame grid, 86.13 frames/s by default):
 
 Nothing reads the future: the output at frame ``t`` depends on frames ``t - 254 .. t``. Streaming keeps,
 per block, the last ``(kernel - 1) * dilation`` inputs of its convolution (zeros before the stream's
-first frame, as the offline pass pads); :meth:`MusicnnStudent.step` over frames one by one equals
-:meth:`MusicnnStudent.forward` over the whole sequence.
+first frame, as the offline pass pads) and applies the convolution to the new frames as one matrix product
+over its taps; :meth:`MusicnnStudent.step` over frames one by one equals :meth:`MusicnnStudent.forward`
+over the whole sequence.
 
 Cost: ``channels * (n_mels + len(dilations) * kernel * channels + size)`` multiply-adds per frame —
 with the defaults 0.42 M, i.e. 72 MFLOP per second of audio, about a fourteenth of musicnn's view.
@@ -94,32 +95,47 @@ class MusicnnStudent(nn.Module):
             x = x + nn.functional.gelu(conv(padded), approximate="tanh") * _RESIDUAL_SCALE
         return self.out(x.transpose(1, 2))
 
+    def tap_weights(self) -> list[torch.Tensor]:
+        """Each convolution's weights as one matrix ``(channels, kernel * channels)`` over its taps laid side
+        by side, oldest first: :meth:`step` applies a convolution to a few new frames as one matrix product
+        (several times cheaper than a convolution call on so few frames). Compute once per set of weights."""
+        return [
+            conv.weight.detach().permute(0, 2, 1).reshape(conv.out_channels, -1).contiguous() for conv in self.convs
+        ]
+
     def init_state(
         self, batch: int, device: torch.device | None = None, dtype: torch.dtype | None = None
     ) -> list[torch.Tensor]:
-        """Zeroed convolution inputs of the past: per block ``(B, channels, (kernel - 1) * dilation)``."""
+        """Zeroed convolution inputs of the past, time-major: per block ``(B, (kernel - 1) * dilation, channels)``."""
         reference = self.out.weight
         return [
             torch.zeros(
                 batch,
-                self.config.channels,
                 self._history(index),
+                self.config.channels,
                 device=device or reference.device,
                 dtype=dtype or reference.dtype,
             )
             for index in range(len(self.convs))
         ]
 
-    def step(self, mel: torch.Tensor, state: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Streaming: ``(B, k, n_mels)`` new frames (any ``k >= 1``) and the state -> ``(B, k, size)`` and the
-        new state. Equals :meth:`forward` over the whole stream for the same frames."""
-        x = self.inp((mel - self.mel_mean) / self.mel_std).transpose(1, 2)
+    def step(
+        self, mel: torch.Tensor, state: list[torch.Tensor], taps: list[torch.Tensor]
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Streaming: ``(B, k, n_mels)`` new frames (any ``k >= 1``), the state and :meth:`tap_weights` ->
+        ``(B, k, size)`` and the new state. Equals :meth:`forward` over the whole stream for the same frames
+        (up to float rounding: a matrix product in place of the convolution)."""
+        x = self.inp((mel - self.mel_mean) / self.mel_std)
+        k = x.shape[1]
         new_state = []
         for index, conv in enumerate(self.convs):
-            extended = torch.cat((state[index], x), dim=2)
-            new_state.append(extended[:, :, extended.shape[2] - self._history(index) :])
-            x = x + nn.functional.gelu(conv(extended), approximate="tanh") * _RESIDUAL_SCALE
-        return self.out(x.transpose(1, 2)), new_state
+            extended = torch.cat((state[index], x), dim=1)
+            new_state.append(extended[:, extended.shape[1] - self._history(index) :])
+            spacing = self.config.dilations[index]
+            stacked = torch.cat([extended[:, j * spacing : j * spacing + k] for j in range(self.config.kernel)], dim=-1)
+            mixed = nn.functional.linear(stacked, taps[index], conv.bias)
+            x = x + nn.functional.gelu(mixed, approximate="tanh") * _RESIDUAL_SCALE
+        return self.out(x), new_state
 
 
 _RESIDUAL_SCALE = 1.0 / math.sqrt(2.0)

@@ -37,6 +37,7 @@ class StudentViewStream:
         self.spec = spec
         self.dtype = np.dtype(dtype)
         self._network, _ = load_student(shipped_student_path(), spec.musicnn.student_sha256)
+        self._taps = self._network.tap_weights()
         self.reset()
 
     @property
@@ -61,7 +62,6 @@ class StudentViewStream:
         if mel.shape[0] == 0:
             return np.zeros((0, self.size), dtype=self.dtype)
         with torch.inference_mode():
-            rows, self._state = self._network.step(
-                torch.from_numpy(np.asarray(mel, dtype=np.float32))[None], self._state
-            )
+            frames = torch.from_numpy(np.asarray(mel, dtype=np.float32))[None]
+            rows, self._state = self._network.step(frames, self._state, self._taps)
         return rows[0].numpy().astype(self.dtype, copy=False)

@@ -33,10 +33,10 @@ def test_streamed_equals_offline_for_any_blocks(blocks: list[int]) -> None:
     mel = torch.randn(2, 40, 128) * 2 - 5
     with torch.inference_mode():
         offline = student(mel)
-        state, parts, start = student.init_state(2), [], 0
+        state, parts, start, taps = student.init_state(2), [], 0, student.tap_weights()
         for size in blocks:
             if size:
-                out, state = student.step(mel[:, start : start + size], state)
+                out, state = student.step(mel[:, start : start + size], state, taps)
                 parts.append(out)
             start += size
     streamed = torch.cat(parts, dim=1)
