@@ -42,6 +42,12 @@ class ModelConfig:
             ``"musicnn"`` (the pretrained view; the feature spec must have it), without repeats.
         fusion: ``"dsaf"`` (cross-attention blocks, then a learned gate) or ``"concat"`` (concatenation and a
             linear layer, the ablation without DSAF). Ignored with one view.
+        probe: a linear probe of the pretrained view as a prior the network refines: the mean over the last
+            W tokens of the normalised musicnn view (per token, the mean of its frames), through one linear
+            map, added to the output head's valence/arousal and logits before their squashing. The clip
+            mean of such a probe's outputs is a linear function of the clip's mean embedding, as the
+            logistic-regression baselines use; the rest of the network learns what it misses. Needs the
+            musicnn view in ``views``.
         device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
         half: run inference in float16 when the device is CUDA (ignored on the CPU, which stays float32).
     """
@@ -60,6 +66,7 @@ class ModelConfig:
     embed_dim: int = 64
     views: tuple[View, ...] = VIEWS
     fusion: Literal["dsaf", "concat"] = "dsaf"
+    probe: bool = False
     device: Literal["auto", "cpu", "cuda"] = "auto"
     half: bool = False
 
@@ -84,6 +91,7 @@ class ModelConfig:
             list(self.views),
         )
         require(self.fusion in ("dsaf", "concat"), "fusion", "'dsaf' or 'concat'", self.fusion)
+        require(not self.probe or "musicnn" in self.views, "probe", "false unless views has 'musicnn'", self.probe)
         require(self.device in ("auto", "cpu", "cuda"), "device", "'auto', 'cpu' or 'cuda'", self.device)
 
     @property

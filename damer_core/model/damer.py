@@ -109,6 +109,7 @@ class DamerModel(nn.Module):
             for i in range(config.temporal_layers)
         )
         self.head = EmotionHead(d)
+        self.probe = nn.Linear(self.n_bins["musicnn"], 4) if config.probe else None
         self.embedding = EmbeddingHead(d, config.embed_dim)
         self._init_weights()
 
@@ -136,6 +137,22 @@ class DamerModel(nn.Module):
     def token_end_seconds(self, token: int) -> float:
         """Audio time (s from the stream start) at which token ``token`` is complete: the end of its last frame."""
         return self.spec.frame_end_seconds((token + 1) * self.config.frames_per_token - 1)
+
+    @property
+    def context_tokens(self) -> int:
+        """How many tokens before token ``n`` its outputs can depend on (the receptive field less one).
+
+        The encoders' causal convolutions reach back ``(kernel_size - 1) * (2**encoder_blocks - 1)`` tokens;
+        after them, in series, each DSAF block reaches ``fusion_window_tokens - 1`` and each temporal layer
+        ``window_tokens - 1`` further; the view heads' window (``window_tokens - 1``) sits beside those.
+        :meth:`forward` over a sequence that starts at least this many tokens before ``n`` gives token ``n``
+        the outputs it gets from the whole stream (up to float rounding), which lets a long file be
+        computed in chunks.
+        """
+        config = self.config
+        encoders = (config.kernel_size - 1) * (2**config.encoder_blocks - 1)
+        fused = len(self.dsaf) * (config.fusion_window_tokens - 1) + config.temporal_layers * (config.window_tokens - 1)
+        return encoders + max(fused, config.window_tokens - 1)
 
     def set_input_stats(
         self,
@@ -206,8 +223,19 @@ class DamerModel(nn.Module):
             x = self.fusion([tokens[view] for view in self.views])
         for layer in self.temporal:
             x = layer(x)
-        va, logits = self.head(x)
+        prior = None
+        if self.probe is not None:
+            prior = self.probe(window_mean(self._probe_tokens(frames["musicnn"]), self.config.window_tokens))
+        va, logits = self.head(x, prior)
         return DamerOutput(va, logits, self.embedding(x), view_va, view_logits)
+
+    def _probe_tokens(self, frames: torch.Tensor) -> torch.Tensor:
+        """The probe's input per token: the mean of the token's normalised musicnn frames, ``(B, N, size)``."""
+        encoder = self._encoder("musicnn")
+        per_token = self.frames_per_token
+        n_tokens = frames.shape[1] // per_token
+        normalised = (frames[:, : n_tokens * per_token] - encoder.mean) / encoder.std
+        return normalised.reshape(frames.shape[0], n_tokens, per_token, frames.shape[2]).mean(dim=2)
 
     def _check_frames(
         self, mel: torch.Tensor, coch: torch.Tensor, musicnn: torch.Tensor | None
@@ -239,7 +267,8 @@ class DamerModel(nn.Module):
         Keys: ``"window.mask"`` ``(B,1,1,W)`` (0 for a filled slot, -inf for an empty one),
         ``"window.count"`` ``(B,1,1)`` (filled slots), ``"fusion.mask"`` ``(B,1,1,fusion_window)`` when DSAF
         is used, ``"<view>.conv<i>"`` encoder conv caches, ``"<view>.pool"`` ``(B,W,d)`` the last W encoder
-        tokens for the view heads, ``"dsaf<i>.<direction>.keys|values"`` and ``"temporal<i>.keys|values"``
+        tokens for the view heads, ``"probe.pool"`` ``(B,W,size)`` the last W probe inputs (with
+        ``probe``), ``"dsaf<i>.<direction>.keys|values"`` and ``"temporal<i>.keys|values"``
         ``(B,H,window,head_dim)`` attention caches. All caches start at zero.
         """
         reference = self.head.linear.weight
@@ -256,6 +285,8 @@ class DamerModel(nn.Module):
         for view in self.views:
             state.update(self._encoder(view).init_state(batch, device, dtype))
             state[f"{view}.pool"] = torch.zeros(batch, window, self.config.d_model, device=device, dtype=dtype)
+        if self.probe is not None:
+            state["probe.pool"] = torch.zeros(batch, window, self.n_bins["musicnn"], device=device, dtype=dtype)
         for block in self._dsaf_blocks():
             state.update(block.init_state(batch, device, dtype))
         for layer in self._temporal_layers():
@@ -304,7 +335,12 @@ class DamerModel(nn.Module):
             x = self.fusion([tokens[view] for view in self.views])
         for layer in self._temporal_layers():
             x = layer.step(x, window_mask, state, new_state)
-        va, logits = self.head(x)
+        prior = None
+        if self.probe is not None:
+            pool = shift_in(state["probe.pool"], self._probe_tokens(cast(torch.Tensor, musicnn_frames)), dim=1)
+            new_state["probe.pool"] = pool
+            prior = self.probe(pool.sum(dim=1, keepdim=True) / count)
+        va, logits = self.head(x, prior)
         return DamerOutput(va, logits, self.embedding(x), view_va, view_logits), new_state
 
     def streaming(self, batch: int = 1, traced: bool = False) -> StreamingDamer:

@@ -18,8 +18,11 @@ class EmotionHead(nn.Module):
         self.norm = nn.LayerNorm(d_model)
         self.linear = nn.Linear(d_model, 4)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, prior: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``prior`` ``(B, N, 4)``, when given, is added to the four numbers before the squashing."""
         out = self.linear(self.norm(x))
+        if prior is not None:
+            out = out + prior
         return torch.tanh(out[..., :2]), out[..., 2:]
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -84,6 +85,10 @@ class MusicnnStudent(nn.Module):
         self.mel_mean.copy_(mean)
         self.mel_std.copy_(std)
 
+    def _conv_layers(self) -> list[nn.Conv1d]:
+        """``convs`` as what they are (``nn.ModuleList`` iterates as plain modules)."""
+        return [cast(nn.Conv1d, conv) for conv in self.convs]
+
     def _history(self, index: int) -> int:
         return (self.config.kernel - 1) * self.config.dilations[index]
 
@@ -100,7 +105,8 @@ class MusicnnStudent(nn.Module):
         by side, oldest first: :meth:`step` applies a convolution to a few new frames as one matrix product
         (several times cheaper than a convolution call on so few frames). Compute once per set of weights."""
         return [
-            conv.weight.detach().permute(0, 2, 1).reshape(conv.out_channels, -1).contiguous() for conv in self.convs
+            conv.weight.detach().permute(0, 2, 1).reshape(conv.out_channels, -1).contiguous()
+            for conv in self._conv_layers()
         ]
 
     def init_state(
@@ -128,7 +134,7 @@ class MusicnnStudent(nn.Module):
         x = self.inp((mel - self.mel_mean) / self.mel_std)
         k = x.shape[1]
         new_state = []
-        for index, conv in enumerate(self.convs):
+        for index, conv in enumerate(self._conv_layers()):
             extended = torch.cat((state[index], x), dim=1)
             new_state.append(extended[:, extended.shape[1] - self._history(index) :])
             spacing = self.config.dilations[index]

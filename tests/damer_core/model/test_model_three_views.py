@@ -28,6 +28,8 @@ CONFIGS = {
     "mel-and-musicnn": {"views": ("mel", "musicnn")},
     "musicnn-only": {"views": ("musicnn",)},
     "three-views-1-frame-tokens": {"frames_per_token": 1},
+    "three-views-probe": {"probe": True},
+    "musicnn-only-probe": {"views": ("musicnn",), "probe": True},
 }
 
 
@@ -221,3 +223,27 @@ def test_views_config_accepts_any_distinct_subset() -> None:
         ModelConfig(views=("mel", "mel"))
     with pytest.raises(ConfigError, match="views"):
         ModelConfig(views=("taggram",))
+
+
+def test_the_probe_is_a_linear_map_of_the_windowed_mean_embedding(make) -> None:
+    """With the rest of the network silenced, the output is the probe of the mean of the last W tokens'
+    normalised musicnn frames: the logistic-regression prior the network refines."""
+    model = make(probe=True).eval()
+    with torch.no_grad():
+        model.head.linear.weight.zero_()
+        model.head.linear.bias.zero_()
+    mel, coch, musicnn = frames(64)
+    out = model(mel, coch, musicnn)
+    encoder = model.encoders["musicnn"]
+    per_token = ((musicnn - encoder.mean) / encoder.std).reshape(1, 32, 2, 200).mean(dim=2)
+    window = model.config.window_tokens
+    for n in (0, 5, 31):
+        pooled = per_token[:, max(0, n - window + 1) : n + 1].mean(dim=1)
+        raw = model.probe(pooled)
+        torch.testing.assert_close(out.logits[:, n], raw[:, 2:], rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(out.va[:, n], torch.tanh(raw[:, :2]), rtol=1e-5, atol=1e-6)
+
+
+def test_a_probe_needs_the_musicnn_view() -> None:
+    with pytest.raises(ConfigError, match="probe: must be false unless views has 'musicnn'"):
+        ModelConfig(probe=True)
