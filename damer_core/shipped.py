@@ -18,6 +18,11 @@ WEIGHTS_FILES = ("musicnn_msd", "musicnn_student")
 """Files in the models folder that are network weights the bundles use, not bundles themselves."""
 
 
+def shipped_models_dir() -> Path:
+    """The folder of the shipped bundles (:data:`MODELS_DIR`, read at call time)."""
+    return MODELS_DIR
+
+
 def shipped_model_names() -> list[str]:
     """Names of the bundles shipped with this copy, the default first."""
     names = sorted(path.stem for path in MODELS_DIR.glob("*.safetensors") if path.stem not in WEIGHTS_FILES)

@@ -13,7 +13,7 @@ import torch
 from damer_core.bundle import Bundle, check_live_spec, load_bundle
 from damer_core.errors import BundleError, DamerError, DeviceError
 from damer_core.features.frontend import FrontEnd
-from damer_core.shipped import resolve_model
+from damer_core.shipped import resolve_model, shipped_models_dir
 from damer_core.spec import FeatureSpec
 from streamer.engine import Engine
 from streamer.log_out import open_log
@@ -61,7 +61,8 @@ def load_model(model: str, device: str) -> Bundle:
 
 
 def describe_bundle(bundle: Bundle) -> str:
-    """One line: the bundle's path and a summary of its card (training data, date, code version)."""
+    """One line: the bundle's name when it is a shipped one, its path and a summary of its card (training
+    data, date, code version)."""
     card: dict[str, Any] = bundle.card
     parts = [str(card.get("training_data", "training data not recorded"))]
     if "created" in card:
@@ -69,7 +70,9 @@ def describe_bundle(bundle: Bundle) -> str:
     if "code_version" in card:
         parts.append(f"code {card['code_version']}")
     device = next(bundle.model.parameters()).device
-    line = f"model: {bundle.path} ({'; '.join(parts)}) on {device}"
+    shipped = bundle.path.resolve().parent == shipped_models_dir().resolve()
+    name = f"'{bundle.path.stem}' (shipped) " if shipped else ""
+    line = f"model: {name}{bundle.path} ({'; '.join(parts)}) on {device}"
     if str(card.get("training_data", "")).startswith("none"):
         line += " -- randomly initialised, its outputs mean nothing"
     return line

@@ -49,3 +49,16 @@ def test_bundle_description_names_path_and_card(bundle, bundle_path: Path) -> No
     line = describe_bundle(bundle)
     assert line.startswith(f"model: {bundle_path} (none: random initialisation; created ")
     assert line.endswith("randomly initialised, its outputs mean nothing")
+
+
+def test_a_shipped_bundle_is_named(bundle_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from damer_core.bundle import load_bundle
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    shutil.copy(bundle_path, folder / "calm.safetensors")
+    monkeypatch.setattr(shipped, "MODELS_DIR", folder)
+    line = describe_bundle(load_bundle(resolve_model("calm"), device="cpu"))
+    assert line.startswith(f"model: 'calm' (shipped) {folder / 'calm.safetensors'} (")
