@@ -55,6 +55,7 @@ from damer_core.features.frontend import FrameViews
 from damer_core.features.signal import SAMPLE_LIMIT
 from damer_core.spec import FeatureSpec
 from streamer.resample import SourceResampler
+from streamer.sanitize import sanitize
 from streamer.smoothing import OnePoleSmoother
 from streamer.sources.base import Source
 from streamer.stats import DurationStats
@@ -356,14 +357,9 @@ class Engine:
     def _process(self, block: np.ndarray) -> None:
         t0 = time.perf_counter()
         n = block.shape[0]
-        finite = np.isfinite(block, out=self._finite[:n])
-        if not finite.all():
-            bad = ~finite
-            self.summary.nonfinite_samples += int(np.count_nonzero(bad))
-            block[bad] = 0.0
-        if n and np.abs(block).max() > SAMPLE_LIMIT:
-            self.summary.clipped_samples += int(np.count_nonzero(np.abs(block) > SAMPLE_LIMIT))
-            np.clip(block, -SAMPLE_LIMIT, SAMPLE_LIMIT, out=block)
+        nonfinite, clipped = sanitize(block, self._finite[:n])
+        self.summary.nonfinite_samples += nonfinite
+        self.summary.clipped_samples += clipped
         self._position += n
         self._segment_samples += n
         samples = block if self._resampler is None else self._resampler.push(block)
