@@ -12,7 +12,7 @@ import pkgutil
 
 import bench
 
-NOT_BENCHMARKS = ("cli", "live_path", "report")
+NOT_BENCHMARKS = ("cli", "live_path", "ray_head", "report")
 """Modules of :mod:`bench` that are not benchmark scripts: this command, and the helpers the scripts share."""
 
 

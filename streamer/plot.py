@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -11,14 +12,14 @@ from matplotlib.figure import Figure
 
 
 def plot_valence_arousal(
-    times: np.ndarray, valence: np.ndarray, arousal: np.ndarray, title: str, path: str | Path
+    times: np.ndarray, valence: np.ndarray, arousal: np.ndarray, title: str, path: str | Path | BinaryIO
 ) -> None:
     """Write a PNG: left, V and A against audio time (s); right, the (V, A) path coloured by time.
 
     Args:
         times, valence, arousal: ``(n,)`` arrays, one entry per update.
         title: figure title (the file name).
-        path: the PNG to write.
+        path: the PNG to write, or a binary file to write it into.
     """
     # Fixed margins: the "constrained" layout engine makes this plot about 1.6x slower for the same picture.
     figure = Figure(figsize=(12, 4.5))
@@ -47,4 +48,4 @@ def plot_valence_arousal(
         # A title in a script the font lacks (CJK file names) is drawn with placeholder boxes; saying so
         # once per glyph on the terminal would bury the one-line reports.
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font", category=UserWarning)
-        figure.savefig(str(path), format="png", dpi=100)
+        figure.savefig(path, format="png", dpi=100)

@@ -144,7 +144,8 @@ class DamerModel(nn.Module):
 
         The encoders' causal convolutions reach back ``(kernel_size - 1) * (2**encoder_blocks - 1)`` tokens;
         after them, in series, each DSAF block reaches ``fusion_window_tokens - 1`` and each temporal layer
-        ``window_tokens - 1`` further; the view heads' window (``window_tokens - 1``) sits beside those.
+        ``window_tokens - 1`` further; the view heads' windows and the probe's (``window_tokens - 1``) sit
+        beside those.
         :meth:`forward` over a sequence that starts at least this many tokens before ``n`` gives token ``n``
         the outputs it gets from the whole stream (up to float rounding), which lets a long file be
         computed in chunks.

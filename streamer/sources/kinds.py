@@ -8,20 +8,21 @@ import soundfile
 
 from damer_core.errors import AudioError
 
-_AUDIO_SUFFIXES = {f".{name.lower()}" for name in soundfile.available_formats()} | {
+AUDIO_SUFFIXES = {f".{name.lower()}" for name in soundfile.available_formats()} | {
     ".mp3",
     ".ogg",
     ".oga",
     ".opus",
     ".aif",
 }
+"""File-name suffixes (lower case) of sound files: the formats libsndfile reads, and MP3, Ogg and Opus names."""
 
 
 def looks_like_file(text: str) -> bool:
     """True when ``text`` names a file rather than a device: an existing path, one with a directory part, or
     one ending in a sound-file suffix (``song.ogg``; a device such as ``"USB Audio 2.0"`` is not a file)."""
     path = Path(text).expanduser()
-    return path.exists() or "/" in text or path.suffix.lower() in _AUDIO_SUFFIXES
+    return path.exists() or "/" in text or path.suffix.lower() in AUDIO_SUFFIXES
 
 
 def check_input_file(text: str | None) -> None:

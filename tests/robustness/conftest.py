@@ -91,3 +91,42 @@ def assert_outputs_whole(out: Path, stem: str) -> dict:
 def final_names(out: Path) -> set[str]:
     """Files under their final names (temporary files are hidden: ``.<name>.<random>.tmp``)."""
     return {p.name for p in out.iterdir() if not p.name.startswith(".")}
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (worker processes), from ``/proc``."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended meanwhile
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo += parents.get(current, [])
+    return tree
+
+
+def has_open(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` itself has ``path`` open."""
+    target = str(path.resolve())
+    try:
+        descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+    for descriptor in descriptors:
+        try:
+            if os.readlink(descriptor) == target:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def is_open_in(pid: int, path: Path) -> bool:
+    """Whether ``path`` is open in process ``pid`` or one of its descendants (its worker processes): a file
+    being analysed."""
+    return any(has_open(process, path) for process in process_tree(pid))

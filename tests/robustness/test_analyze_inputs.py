@@ -1,4 +1,5 @@
-"""``damer analyze`` over a generated corpus of bad inputs, each between two good files in one call.
+"""``damer analyze`` over a generated corpus of bad inputs, each between two good files in one call, in one
+process (``--jobs 1``) and with two worker processes (``--jobs 2``).
 
 For every input: no traceback (nothing on the terminal but one line per file), its line names the file and
 the reason, nothing is written for a failed file, the good files' results equal those of the good file
@@ -46,7 +47,7 @@ class Sweep:
         return 2 + 2 * CORPUS.index(case)
 
 
-def run_sweep(root: Path, bundle_path: Path) -> Sweep:
+def run_sweep(root: Path, bundle_path: Path, jobs: str) -> Sweep:
     """Write the corpus under ``root``, analyse the good file alone, then every input between good files."""
     folder = root / "inputs"
     folder.mkdir()
@@ -64,7 +65,9 @@ def run_sweep(root: Path, bundle_path: Path) -> Sweep:
     files = [str(good)]
     for path in paths:
         files += [str(path), str(good)]
-    run = damer("analyze", *files, "--out", str(root / "out"), "--model", str(bundle_path), preexec_fn=preexec)
+    run = damer(
+        "analyze", *files, "--out", str(root / "out"), "--model", str(bundle_path), "--jobs", jobs, preexec_fn=preexec
+    )
     lines, stray = {}, []
     for line in run.stderr.splitlines():
         match = _LINE.match(line)
@@ -79,9 +82,10 @@ def run_sweep(root: Path, bundle_path: Path) -> Sweep:
     )
 
 
-def test_corpus_of_bad_inputs_beside_good_files(tmp_path: Path, bundle_path: Path, subtests) -> None:
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_corpus_of_bad_inputs_beside_good_files(jobs: str, tmp_path: Path, bundle_path: Path, subtests) -> None:
     """One run of the whole corpus (a minute of work), checked input by input in subtests."""
-    sweep = run_sweep(tmp_path, bundle_path)
+    sweep = run_sweep(tmp_path, bundle_path, jobs)
     with subtests.test("the run"):
         check_run(sweep)
     for case in CORPUS:

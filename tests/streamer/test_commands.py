@@ -186,6 +186,7 @@ def test_analyze_writes_outputs_and_reports_bad_files(
         assert name in captured.err
     assert "2 file(s) analysed, 3 failed" in captured.out
     assert sorted(p.name for p in out_dir.iterdir()) == [
+        "index.csv",
         "song-2.csv",
         "song-2.json",
         "song-2.png",
