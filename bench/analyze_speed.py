@@ -1,44 +1,49 @@
-"""Offline throughput of ``damer analyze`` on real music, in multiples of real time.
+"""Offline throughput of ``damer analyze`` on real music: the live engine per file against the batch path on
+one core, two worker processes and two Ray workers, in files per second and multiples of real time.
 
-Three ways to get the valence/arousal curve of the same files, timed side by side in one run (each file in
-turn, so they share the machine's noise):
+Four ways to analyse the same files, each a whole run from the model's loading to the last file written
+(CSV, JSON summary and plot per file, ``index.csv`` and ``summary.json``), run one after the other in each
+round so that they share the machine's noise:
 
-* **analyze**: what ``damer analyze`` does per file: the streaming engine fed from the file as fast as
-  possible (decoding, resampling, front-end, model step per token), plus the CSV, the JSON summary and the
-  plot, written atomically; everything included.
-* **engine**: the same engine run without any output files.
-* **offline batch**: decoding, torchaudio resampling of the whole file, ``frontend_offline`` and one
-  ``DamerModel.forward`` over the whole clip: the same numbers (see the engine's parity test) without
-  streaming; a ceiling for what the engine could reach.
+* **live engine**: how ``damer analyze`` computed every file before the batch path: the streaming engine
+  fed from the file as fast as it goes (:func:`streamer.batch.streamed.stream_table`), in this process, one
+  torch thread, the same outputs written;
+* **batch --jobs 1**: ``damer analyze --jobs 1``: the batch path in this process, one torch thread;
+* **batch --jobs 2**: ``damer analyze --jobs 2``: two worker processes (their start-up included);
+* **Ray, 2 workers**: ``damer analyze --ray ADDRESS`` on a local Ray head of two CPUs started before the
+  round (its start is excluded; the driver's connection and the workers' start-up are included).
 
-Model loading is excluded; the engine's per-run warm-up is excluded from "engine" only. One torch thread (the
-default config). Without a trained default bundle the model is the default config with random weights (same
-cost, meaningless outputs).
+Machines here are shared: quote the ratios of one run (``batch --jobs 1`` / ``live engine`` is the batch
+path's gain per core), with the load average printed beside them.
 
-    python -m bench.analyze_speed [--input FILE ...] [--files 6] [--json PATH]
+    python -m bench.analyze_speed [--input FILE ...] [--files 6] [--rounds 1] [--no-ray] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import os
 import tempfile
-import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import soundfile
 import torch
-import torchaudio
 
+from bench.ray_head import RAY_ENV, RayUnavailable, local_head
 from bench.report import machine_line, write_json
-from damer_core.bundle import default_bundle_path, random_bundle
-from damer_core.features.frontend import frontend_offline
-from streamer.analysis import analyze_file
-from streamer.builder import FAST_BLOCK, build_engine, load_model
-from streamer.settings import StreamSettings
-from streamer.sources.file import SoundFileReader, file_source
+from damer_core.cli import main as damer_main
+from damer_core.shipped import resolve_model
+from streamer.analysis import OutputOptions, render, unique_stem, write_outputs
+from streamer.batch.streamed import stream_table
+from streamer.builder import load_model
 
 MUSIC_DIRS = (Path("data/music"), Path("../shared/data/4q"))
+WAYS = ("live engine", "batch --jobs 1", "batch --jobs 2", "Ray, 2 workers")
 
 
 def pick_files(explicit: list[Path] | None, count: int) -> list[Path]:
@@ -52,14 +57,23 @@ def pick_files(explicit: list[Path] | None, count: int) -> list[Path]:
     raise SystemExit("no music found: pass --input FILE ...")
 
 
-def offline_batch(path: Path, bundle) -> None:  # noqa: ANN001 - Bundle
-    audio, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    mono = torch.from_numpy(audio.mean(axis=1))
-    if rate != bundle.spec.sample_rate:
-        mono = torchaudio.functional.resample(mono, rate, bundle.spec.sample_rate)
-    views = frontend_offline(mono.numpy(), bundle.spec)
-    with torch.inference_mode():
-        bundle.model(*(torch.from_numpy(view)[None] for view in views))
+def live_engine(files: list[Path], model: str, out: Path) -> None:
+    """The engine per file, in this process, with the outputs the command writes per file."""
+    torch.set_num_threads(1)
+    bundle = load_model(model, "cpu")
+    options = OutputOptions(str(resolve_model(model)), 0.0)
+    used: set[str] = set()
+    for path in files:
+        write_outputs(out, unique_stem(path.stem, used), render(path, stream_table(path, bundle), bundle, options))
+
+
+def command(files: list[Path], model: str, out: Path, *flags: str) -> None:
+    """``damer analyze`` in this process (its lines on the terminal are dropped)."""
+    argv = ["analyze", *map(str, files), "--out", str(out), "--model", model, "--device", "cpu", *flags]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        status = damer_main(argv)
+    if status != 0:
+        raise SystemExit(f"damer analyze {' '.join(flags)} exited with status {status}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,61 +85,59 @@ def main(argv: list[str] | None = None) -> int:
         help="music files (default: spread over data/music, made by python -m train.fetch_music --out data/music)",
     )
     parser.add_argument("--files", type=int, default=6, help="how many files when --input is not given (default 6)")
-    parser.add_argument("--model", help="model bundle (default: trained default, else random weights)")
+    parser.add_argument("--model", default="default", help="model bundle (default: the shipped default model)")
+    parser.add_argument("--rounds", type=int, default=1, help="times each way runs, in turn (default 1)")
+    parser.add_argument("--no-ray", action="store_true", help="leave out the Ray row")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
-    settings = StreamSettings()
-    torch.set_num_threads(settings.engine.torch_threads)
-    workdir = Path(tempfile.mkdtemp(prefix="damer-bench-"))
-    if args.model is not None:
-        bundle_file, kind = Path(args.model), "given bundle"
-    elif default_bundle_path().is_file():
-        bundle_file, kind = default_bundle_path(), "trained default bundle"
-    else:
-        bundle_file, kind = (
-            random_bundle(workdir / "random.safetensors", seed=0),
-            "default config, RANDOM weights (no trained default bundle yet)",
-        )
-    bundle = load_model(str(bundle_file), "cpu")
     files = pick_files(args.input, args.files)
-    offline_batch(files[0], bundle)  # warm up (JIT caches, allocator)
-    totals = {"analyze": 0.0, "engine": 0.0, "offline batch": 0.0}
-    audio_s = 0.0
-    print(f"model: {bundle_file} ({kind})")
-    print(f"{'file':<44}{'audio s':>9}{'analyze x':>11}{'engine x':>10}{'batch x':>9}")
-    for path in files:
-        duration = soundfile.info(str(path)).duration
-        times = {}
-        start = time.perf_counter()
-        analyze_file(path, workdir, path.stem, bundle, settings, threading.Event())
-        times["analyze"] = time.perf_counter() - start
-        engine = build_engine(
-            bundle, file_source(SoundFileReader(path), "fast", settings.engine.ring_seconds, FAST_BLOCK), [], 0.0, 0.25
-        )
-        times["engine"] = engine.run().wall_s  # from the start of the source: the warm-up is excluded
-        start = time.perf_counter()
-        offline_batch(path, bundle)
-        times["offline batch"] = time.perf_counter() - start
-        audio_s += duration
-        for key, value in times.items():
-            totals[key] += value
-        name = path.name if len(path.name) <= 42 else path.name[:39] + "..."
-        print(
-            f"{name:<44}{duration:9.1f}{duration / times['analyze']:11.1f}{duration / times['engine']:10.1f}"
-            f"{duration / times['offline batch']:9.1f}"
-        )
-    numbers = {
-        "x_realtime": audio_s / totals["analyze"],
-        "x_realtime_engine_only": audio_s / totals["engine"],
-        "x_realtime_offline_batch": audio_s / totals["offline batch"],
-        "audio_s": audio_s,
-        "files": len(files),
-        "model": f"{bundle_file} ({kind})",
-        "machine": machine_line(),
-    }
-    print(
-        f"{'total':<44}{audio_s:9.1f}{numbers['x_realtime']:11.1f}{numbers['x_realtime_engine_only']:10.1f}{numbers['x_realtime_offline_batch']:9.1f}"
-    )
+    audio_s = sum(soundfile.info(str(path)).duration for path in files)
+    ways = [way for way in WAYS if not (args.no_ray and way.startswith("Ray"))]
+    walls: dict[str, list[float]] = {way: [] for way in ways}
+    loads: list[float] = []
+    print(f"model: {resolve_model(args.model)}; {len(files)} files, {audio_s / 60:.1f} min of audio")
+    with contextlib.ExitStack() as stack:
+        address = None
+        if "Ray, 2 workers" in ways:
+            try:
+                address = stack.enter_context(local_head(cpus=2))
+                os.environ.update(RAY_ENV)
+            except RayUnavailable as exc:
+                print(f"Ray row left out: {exc}")
+                ways.remove("Ray, 2 workers")
+                del walls["Ray, 2 workers"]
+        runs: dict[str, Callable[[Path], None]] = {
+            "live engine": lambda out: live_engine(files, args.model, out),
+            "batch --jobs 1": lambda out: command(files, args.model, out, "--jobs", "1"),
+            "batch --jobs 2": lambda out: command(files, args.model, out, "--jobs", "2"),
+            "Ray, 2 workers": lambda out: command(files, args.model, out, "--ray", str(address)),
+        }
+        command(files[:1], args.model, Path(tempfile.mkdtemp(prefix="damer-bench-")), "--jobs", "1")  # warm up
+        for round_ in range(args.rounds):
+            for way in ways:
+                out = Path(tempfile.mkdtemp(prefix="damer-bench-"))
+                start = time.perf_counter()
+                runs[way](out)
+                walls[way].append(time.perf_counter() - start)
+                loads.append(os.getloadavg()[0])
+                print(f"round {round_ + 1}, {way}: {walls[way][-1]:.1f} s", flush=True)
+    numbers: dict[str, Any] = {"files": len(files), "audio_s": audio_s, "model": str(resolve_model(args.model))}
+    base = sum(walls["live engine"])
+    print(f"{'way':<20}{'files/s':>9}{'x real time':>13}{'vs live engine':>16}")
+    for way in ways:
+        wall = sum(walls[way])
+        key = way.replace(" --", "_").replace(", ", "_").replace(" ", "_").lower()
+        numbers[key] = {
+            "files_per_s": args.rounds * len(files) / wall,
+            "x_realtime": args.rounds * audio_s / wall,
+            "vs_live_engine": base / wall,
+            "walls_s": walls[way],
+        }
+        row = numbers[key]
+        print(f"{way:<20}{row['files_per_s']:9.3f}{row['x_realtime']:13.1f}{row['vs_live_engine']:15.2f}x")
+    numbers["load_average_during"] = [round(load, 2) for load in loads]
+    numbers["machine"] = machine_line()
+    print(f"load average after each run: {', '.join(f'{load:.2f}' for load in loads)}")
     print(f"machine: {numbers['machine']}")
     write_json(args.json, numbers)
     return 0

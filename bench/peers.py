@@ -1,18 +1,28 @@
 """Side by side with vibenet: throughput and high/low accuracy of ``damer analyze`` and the vibenet peer, on the
 same files in the same run.
 
-* **damer**: the ``damer analyze`` command itself, run in this process over all the files at once (one model
-  load; decoding, resampling, front-end, streamed model, CSV, JSON and PNG per file, all included), on the
-  CPU, outputs unsmoothed. A file's value is the mean of its streamed outputs, in [-1, 1]; "high" is > 0.
+* **damer**: the ``damer analyze`` command itself, run in this process over all the files at once (model
+  loading and worker start-up, decoding, resampling, front-end, model, CSV, JSON, the PNG unless ``--no-plot``,
+  ``index.csv``: all included), on the CPU, outputs unsmoothed. A file's value is the mean of its outputs, in
+  [-1, 1]; "high" is > 0.
 * **vibenet** (optional extra ``peers``, GPL-3.0): its own pipeline, in the order its ``predict`` runs it
   (soundfile decoding and soxr resampling to 16 kHz, its log-Mel, its ONNX EfficientNet), one whole-clip
   valence and energy in [0, 1] per file; "high" is > 0.5. Its energy is compared with damer's arousal.
 
-Fair on threads: both run in the same process, on the same cores (all those the process may use), one
-after the other, with the same number of intra-op threads, ``--threads`` (default 1, damer's default):
-torch's (``engine.torch_threads``) and onnxruntime's. vibenet's own FFT call asks scipy for every core,
-as it does for its users. Both are warmed up on the first file before anything is timed; each time includes
-loading the model, and throughput is the audio duration of all files over the wall time (× real time).
+Fair on cores: both run on the same cores (all those the process may use), one after the other. Each may use
+several processes: damer ``--jobs N`` (``damer analyze --jobs N``: N worker processes; 1: this process; 0:
+one per core), vibenet ``--peer-jobs N`` (N worker processes of its pipeline, files handed out one at a time;
+default 1: this process; 0: one per core); every process has ``--threads`` intra-op threads (default 1,
+damer's default): torch's (``engine.torch_threads``) and onnxruntime's. vibenet's own FFT call asks scipy for
+every core, as it does for its users. Both are warmed up on the first file before anything is timed; each time
+includes loading the model (in every worker) and starting the workers, and throughput is the audio duration of
+all files over the wall time (× real time).
+
+Each at its best on all cores: ``--jobs 0 --no-plot`` for damer (worker processes of one torch thread each,
+as ``damer analyze`` is built; no plots, since vibenet draws none) and ``--peer-jobs 1 --threads 1`` for
+vibenet: measured on this 2-core machine (60 4Q clips, load average 3.5), one process of one onnxruntime
+thread ran 185x real time, one process of two threads 142x, two processes of one thread 96x (its FFT already
+uses every core, and a second process only adds its start-up and contention).
 
 Labels (``--labels CSV``): the 4Q annotations ``Song,Quadrant`` (matched to files by stem) or a table
 ``file,valence,arousal`` with values in [-1, 1] (matched by the stem of ``file``); unmatched files are timed
@@ -23,27 +33,31 @@ that the model is never scored on clips it trained on. Scores: accuracy and ROC 
 values) per dimension and 4-quadrant accuracy (:mod:`train.metrics`), and the systems' agreement (Spearman
 over all files, per dimension).
 
-    python -m bench.peers PATHS... [--labels CSV] [--json PATH] [--model BUNDLE] [--threads N]
-    python -m bench.peers --holdout-from-bundle [--model BUNDLE] [--json PATH] [--threads N]
+    python -m bench.peers PATHS... [--labels CSV] [--json PATH] [--model BUNDLE] [--threads N] [--jobs N]
+        [--peer-jobs N] [--no-plot]
+    python -m bench.peers --holdout-from-bundle [--model BUNDLE] [--json PATH] [--jobs 0 --no-plot]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime
 import importlib.metadata
 import importlib.util
 import io
 import json
 import math
+import multiprocessing
 import os
 import platform
 import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +69,7 @@ from damer_core.bundle import default_bundle_path, load_bundle
 from damer_core.cli import main as damer_main
 from damer_core.config import from_mapping
 from damer_core.errors import AudioError, BundleError, DamerError
+from streamer.batch.inputs import walk_sound_files
 from train.data import split_source
 from train.datasets import read_dataset
 from train.datasets.four_q import QUADRANT_SIGNS
@@ -63,7 +78,6 @@ from train.errors import DatasetError
 from train.metrics import average_ranks, pearson, va_metrics
 from train.recipe import DataConfig
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif")
 DIMENSIONS = ("arousal", "valence")
 SYSTEMS = ("damer", "vibenet")
 MISSING_PEER = "vibenet is not installed; it comes with the optional extra 'peers': pip install -e '.[peers]'"
@@ -73,8 +87,8 @@ MISSING_PEER = "vibenet is not installed; it comes with the optional extra 'peer
 
 
 def find_audio(paths: Sequence[str | Path]) -> list[Path]:
-    """The files among ``paths`` and the audio files (by suffix) below the folders among them, in order, each
-    folder's files sorted, no file twice.
+    """The files among ``paths`` and the sound files below the folders among them (walked as ``damer analyze``
+    walks them: :func:`streamer.batch.inputs.walk_sound_files`), in order, no file twice.
 
     Raises:
         AudioError: a path does not exist, or no audio file is found.
@@ -82,14 +96,14 @@ def find_audio(paths: Sequence[str | Path]) -> list[Path]:
     found: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+            found += walk_sound_files(path)
         elif path.is_file():
             found.append(path)
         else:
             raise AudioError(f"{path}: no such file or folder")
     unique = list(dict.fromkeys(found))
     if not unique:
-        raise AudioError(f"no audio file ({', '.join(AUDIO_SUFFIXES)}) in {', '.join(map(str, paths))}")
+        raise AudioError(f"no sound file in {', '.join(map(str, paths))}")
     return unique
 
 
@@ -217,8 +231,31 @@ def score(target_va: np.ndarray, damer_va: np.ndarray, vibenet_ve: np.ndarray) -
 # ------------------------------------------------------------------------------------------------ systems
 
 
-def run_damer(files: Sequence[Path], bundle: Path, threads: int, workdir: Path) -> tuple[float, np.ndarray]:
-    """Run ``damer analyze`` over ``files`` in this process; its per-file progress goes to standard error.
+@dataclass(frozen=True)
+class Parallelism:
+    """How the systems run: damer in ``jobs`` processes, vibenet in ``peer_jobs``, each process with ``threads``
+    intra-op threads; damer draws plots if ``plot``."""
+
+    jobs: int = 1
+    peer_jobs: int = 1
+    threads: int = 1
+    plot: bool = True
+
+    def note(self) -> str:
+        """One line for the table."""
+
+        def where(jobs: int) -> str:
+            return "this process" if jobs == 1 else f"{jobs} worker processes"
+
+        plots = "" if self.plot else ", without plots"
+        return (
+            f"same {len(os.sched_getaffinity(0))} core(s); damer in {where(self.jobs)}{plots}, vibenet in "
+            f"{where(self.peer_jobs)}; {self.threads} intra-op thread(s) per process (torch, onnxruntime)"
+        )
+
+
+def run_damer(files: Sequence[Path], bundle: Path, parallel: Parallelism, workdir: Path) -> tuple[float, np.ndarray]:
+    """Run ``damer analyze`` over ``files`` from this process; its per-file progress goes to standard error.
 
     Returns:
         Wall seconds of the whole command, and each file's mean streamed ``(valence, arousal)``, ``(n, 2)``.
@@ -228,7 +265,7 @@ def run_damer(files: Sequence[Path], bundle: Path, threads: int, workdir: Path) 
     """
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "settings.yaml"
-    config.write_text(f"engine:\n  torch_threads: {threads}\n  smoothing_s: 0.0\n", encoding="utf-8")
+    config.write_text(f"engine:\n  torch_threads: {parallel.threads}\n  smoothing_s: 0.0\n", encoding="utf-8")
     out = workdir / "damer"
     argv = [
         "analyze",
@@ -241,6 +278,9 @@ def run_damer(files: Sequence[Path], bundle: Path, threads: int, workdir: Path) 
         str(config),
         "--device",
         "cpu",
+        "--jobs",
+        str(parallel.jobs),
+        "--plot" if parallel.plot else "--no-plot",
     ]
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
@@ -268,36 +308,59 @@ def vibenet_available() -> bool:
 
 
 def run_vibenet(
-    files: Sequence[Path], threads: int, progress: Callable[[Sequence[Path]], Any] = list
+    files: Sequence[Path], parallel: Parallelism, progress: Callable[[Iterable[Any]], Iterable[Any]] = iter
 ) -> tuple[float, np.ndarray]:
-    """Run vibenet's pipeline over ``files`` with an onnxruntime session of ``threads`` intra-op threads.
+    """Run vibenet's pipeline over ``files``: in this process, or in ``parallel.peer_jobs`` worker processes, each
+    with an onnxruntime session of ``parallel.threads`` intra-op threads.
 
     Args:
-        progress: wraps the file list for iteration (e.g. a progress bar).
+        progress: wraps the results as they come (e.g. a progress bar).
 
     Returns:
-        Wall seconds (model load included) and each file's ``(valence, energy)`` in [0, 1], ``(n, 2)``.
+        Wall seconds (model loads and worker start-up included) and each file's ``(valence, energy)`` in
+        [0, 1], ``(n, 2)``.
     """
+    start = time.perf_counter()
+    names = [str(path) for path in files]
+    if parallel.peer_jobs == 1:
+        _start_vibenet(parallel.threads)
+        values = list(progress(map(_vibenet_one, names)))
+    else:
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(parallel.peer_jobs, initializer=_start_vibenet, initargs=(parallel.threads,)) as pool:
+            values = list(progress(pool.imap(_vibenet_one, names)))
+    return time.perf_counter() - start, np.array(values, dtype=np.float64)
+
+
+_vibenet_session: Any = None
+
+
+def _start_vibenet(threads: int) -> None:
+    """Load vibenet's network into this process (once per worker)."""
+    global _vibenet_session
     with warnings.catch_warnings():
         # pydub, imported by vibenet, warns when FFmpeg is absent; vibenet decodes with soundfile first.
         warnings.filterwarnings("ignore", message="Couldn't find ffmpeg", category=RuntimeWarning)
         import onnxruntime
         import vibenet
-        from vibenet.core import InferenceResult, extract_mel, load_audio
-    start = time.perf_counter()
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     model_file = Path(vibenet.__file__).parent / "artifacts" / "efficientnet_model.onnx"
-    session = onnxruntime.InferenceSession(str(model_file), sess_options=options, providers=["CPUExecutionProvider"])
-    values = []
-    for path in progress(files):
-        mel = extract_mel(load_audio(str(path)), 16000)
-        logits = session.run(None, {"x": mel[np.newaxis]})[0][0]
-        result = InferenceResult.from_logits([float(x) for x in logits])
-        values.append((result.valence, result.energy))
-    return time.perf_counter() - start, np.array(values, dtype=np.float64)
+    _vibenet_session = onnxruntime.InferenceSession(
+        str(model_file), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+
+
+def _vibenet_one(path: str) -> tuple[float, float]:
+    """vibenet's ``(valence, energy)`` of one file, as its ``predict`` computes it."""
+    from vibenet.core import InferenceResult, extract_mel, load_audio
+
+    mel = extract_mel(load_audio(path), 16000)
+    logits = _vibenet_session.run(None, {"x": mel[np.newaxis]})[0][0]
+    result = InferenceResult.from_logits([float(x) for x in logits])
+    return result.valence, result.energy
 
 
 # ------------------------------------------------------------------------------------------------- report
@@ -317,7 +380,7 @@ def format_table(numbers: dict[str, Any]) -> str:
     lines = [
         f"damer vs vibenet: {numbers['files']} files, {numbers['audio_s'] / 60:.1f} min of audio, {numbers['date']}",
         f"machine: {numbers['machine']}",
-        f"threads: {numbers['threads_note']}",
+        f"parallelism: {numbers['parallelism']}",
         f"damer model: {numbers['model']}",
         f"{'':<30}{'damer':>10}{'vibenet':>10}   better",
         row("throughput (x real time)", "x_rt", 1) + f" (damer/vibenet = {numbers['speed_ratio']:.2f})",
@@ -336,16 +399,23 @@ def format_table(numbers: dict[str, Any]) -> str:
 
 
 def compare(
-    files: Sequence[Path], bundle: Path, threads: int, target_va: np.ndarray | None, labels: str, workdir: Path
+    files: Sequence[Path],
+    bundle: Path,
+    parallel: Parallelism,
+    target_va: np.ndarray | None,
+    labels: str,
+    workdir: Path,
 ) -> dict[str, Any]:
     """Warm both systems up on the first file, time each over all files, score them; returns the numbers."""
     audio_s = sum(_duration(path) for path in files)
     print(f"warming up both systems on {files[0]} ...", flush=True)
-    run_damer(files[:1], bundle, threads, workdir / "warm-up")
-    run_vibenet(files[:1], threads)
+    run_damer(files[:1], bundle, dataclasses.replace(parallel, jobs=1), workdir / "warm-up")
+    run_vibenet(files[:1], dataclasses.replace(parallel, peer_jobs=1))
     print(f"damer analyze over {len(files)} file(s):", flush=True)
-    damer_wall, damer_va = run_damer(files, bundle, threads, workdir)
-    vibenet_wall, vibenet_ve = run_vibenet(files, threads, lambda items: tqdm(items, desc="vibenet", unit="file"))
+    damer_wall, damer_va = run_damer(files, bundle, parallel, workdir)
+    vibenet_wall, vibenet_ve = run_vibenet(
+        files, parallel, lambda items: tqdm(items, total=len(files), desc="vibenet", unit="file")
+    )
     card = load_bundle(bundle, "cpu").card
     numbers: dict[str, Any] = {
         "damer_x_rt": audio_s / damer_wall,
@@ -356,9 +426,11 @@ def compare(
         "date": datetime.date.today().isoformat(),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average "
         f"{os.getloadavg()[0]:.2f} after the run",
-        "threads": threads,
-        "threads_note": f"same process, same {len(os.sched_getaffinity(0))} core(s), {threads} intra-op thread(s) each "
-        "(torch for damer, onnxruntime for vibenet)",
+        "jobs": parallel.jobs,
+        "peer_jobs": parallel.peer_jobs,
+        "threads": parallel.threads,
+        "damer_plots": parallel.plot,
+        "parallelism": parallel.note(),
         "model": f"{bundle} ({card.get('training_data', 'no training data recorded')})",
         "vibenet_version": importlib.metadata.version("vibenet"),
         "spearman_valence": spearman(damer_va[:, 0], vibenet_ve[:, 0]),
@@ -412,6 +484,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--model", metavar="BUNDLE", help="damer model bundle (default: the shipped default model)")
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads of each system (default 1)")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="damer's worker processes (default 1: this process; 0: one per core)"
+    )
+    parser.add_argument(
+        "--peer-jobs", type=int, default=1, help="vibenet's worker processes (default 1: this process; 0: one per core)"
+    )
+    parser.add_argument(
+        "--plot", action=argparse.BooleanOptionalAction, default=True, help="damer draws its plots (default: on)"
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the numbers here")
     args = parser.parse_args(argv)
     if not vibenet_available():
@@ -419,6 +500,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if not 1 <= args.threads <= 64:
         parser.error(f"--threads: must be in 1..64, got {args.threads}")
+    cores = len(os.sched_getaffinity(0))
+    for flag, value in (("--jobs", args.jobs), ("--peer-jobs", args.peer_jobs)):
+        if not 0 <= value <= 256:
+            parser.error(f"{flag}: must be in 0..256, got {value}")
+    parallel = Parallelism(args.jobs or cores, args.peer_jobs or cores, args.threads, args.plot)
     if args.holdout_from_bundle == bool(args.paths) or (args.holdout_from_bundle and args.labels):
         parser.error("give either PATHS (with --labels CSV to score them) or --holdout-from-bundle")
     bundle = Path(args.model) if args.model else default_bundle_path()
@@ -439,7 +525,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{args.labels}: labels none of the {len(files)} file(s) (rows are matched by file stem)"
                 )
         with tempfile.TemporaryDirectory(prefix="damer-peers-") as workdir:
-            numbers = compare(files, bundle, args.threads, target_va, labels, Path(workdir))
+            numbers = compare(files, bundle, parallel, target_va, labels, Path(workdir))
     except DamerError as exc:
         print(f"bench.peers: error: {exc}", file=sys.stderr)
         return 2
