@@ -13,16 +13,22 @@ round so that they share the machine's noise:
 * **Ray, 2 workers**: ``damer analyze --ray ADDRESS`` on a local Ray head of two CPUs started before the
   round (its start is excluded; the driver's connection and the workers' start-up are included).
 
+With ``--compare BUNDLE ...`` each round also runs the live engine and ``batch --jobs 1`` with those bundles
+(another model's whole offline pipeline, e.g. the musicnn-view bundle against the student-view default);
+their rows say how many times faster the first model is in the same way.
+
 Machines here are shared: quote the ratios of one run (``batch --jobs 1`` / ``live engine`` is the batch
 path's gain per core), with the load average printed beside them.
 
-    python -m bench.analyze_speed [--input FILE ...] [--files 6] [--rounds 1] [--no-ray] [--json PATH]
+    python -m bench.analyze_speed [--input FILE ...] [--files 6] [--model BUNDLE] [--compare BUNDLE ...]
+                                  [--rounds 1] [--no-ray] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import os
 import tempfile
@@ -44,6 +50,8 @@ from streamer.builder import load_model
 
 MUSIC_DIRS = (Path("data/music"), Path("../shared/data/4q"))
 WAYS = ("live engine", "batch --jobs 1", "batch --jobs 2", "Ray, 2 workers")
+COMPARED_WAYS = ("live engine", "batch --jobs 1")
+"""The ways a ``--compare`` bundle runs."""
 
 
 def pick_files(explicit: list[Path] | None, count: int) -> list[Path]:
@@ -76,6 +84,11 @@ def command(files: list[Path], model: str, out: Path, *flags: str) -> None:
         raise SystemExit(f"damer analyze {' '.join(flags)} exited with status {status}")
 
 
+def compare_batch(files: list[Path], model: str, out: Path) -> None:
+    """``damer analyze --jobs 1`` with a ``--compare`` bundle."""
+    command(files, model, out, "--jobs", "1")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -86,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--files", type=int, default=6, help="how many files when --input is not given (default 6)")
     parser.add_argument("--model", default="default", help="model bundle (default: the shipped default model)")
+    parser.add_argument(
+        "--compare", nargs="+", default=[], metavar="BUNDLE", help="other bundles, run the live and --jobs 1 ways"
+    )
     parser.add_argument("--rounds", type=int, default=1, help="times each way runs, in turn (default 1)")
     parser.add_argument("--no-ray", action="store_true", help="leave out the Ray row")
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -93,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     files = pick_files(args.input, args.files)
     audio_s = sum(soundfile.info(str(path)).duration for path in files)
     ways = [way for way in WAYS if not (args.no_ray and way.startswith("Ray"))]
-    walls: dict[str, list[float]] = {way: [] for way in ways}
+    compared = [(f"{way} [{model}]", way, model) for model in args.compare for way in COMPARED_WAYS]
+    walls: dict[str, list[float]] = {way: [] for way in ways + [row for row, _, _ in compared]}
     loads: list[float] = []
     print(f"model: {resolve_model(args.model)}; {len(files)} files, {audio_s / 60:.1f} min of audio")
     with contextlib.ExitStack() as stack:
@@ -112,9 +129,17 @@ def main(argv: list[str] | None = None) -> int:
             "batch --jobs 2": lambda out: command(files, args.model, out, "--jobs", "2"),
             "Ray, 2 workers": lambda out: command(files, args.model, out, "--ray", str(address)),
         }
+        for row, way, model in compared:
+            runs[row] = (
+                functools.partial(live_engine, files, model)
+                if way == "live engine"
+                else functools.partial(compare_batch, files, model)
+            )
         command(files[:1], args.model, Path(tempfile.mkdtemp(prefix="damer-bench-")), "--jobs", "1")  # warm up
+        for model in args.compare:
+            command(files[:1], model, Path(tempfile.mkdtemp(prefix="damer-bench-")), "--jobs", "1")
         for round_ in range(args.rounds):
-            for way in ways:
+            for way in walls:
                 out = Path(tempfile.mkdtemp(prefix="damer-bench-"))
                 start = time.perf_counter()
                 runs[way](out)
@@ -123,8 +148,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"round {round_ + 1}, {way}: {walls[way][-1]:.1f} s", flush=True)
     numbers: dict[str, Any] = {"files": len(files), "audio_s": audio_s, "model": str(resolve_model(args.model))}
     base = sum(walls["live engine"])
-    print(f"{'way':<20}{'files/s':>9}{'x real time':>13}{'vs live engine':>16}")
-    for way in ways:
+    width = max(20, *(len(way) + 2 for way in walls))
+    print(f"{'way':<{width}}{'files/s':>9}{'x real time':>13}{'vs live engine':>16}{'first model faster':>20}")
+    for way in walls:
         wall = sum(walls[way])
         key = way.replace(" --", "_").replace(", ", "_").replace(" ", "_").lower()
         numbers[key] = {
@@ -134,7 +160,12 @@ def main(argv: list[str] | None = None) -> int:
             "walls_s": walls[way],
         }
         row = numbers[key]
-        print(f"{way:<20}{row['files_per_s']:9.3f}{row['x_realtime']:13.1f}{row['vs_live_engine']:15.2f}x")
+        line = f"{way:<{width}}{row['files_per_s']:9.3f}{row['x_realtime']:13.1f}{row['vs_live_engine']:15.2f}x"
+        same_way = next((plain for name, plain, _ in compared if name == way), None)
+        if same_way is not None:
+            row["first_model_faster"] = wall / sum(walls[same_way])
+            line += f"{row['first_model_faster']:19.2f}x"
+        print(line)
     numbers["load_average_during"] = [round(load, 2) for load in loads]
     numbers["machine"] = machine_line()
     print(f"load average after each run: {', '.join(f'{load:.2f}' for load in loads)}")

@@ -23,7 +23,11 @@ The music is decoded, downmixed and resampled to 22050 Hz before it is played (t
 at the model's rate, as PortAudio provides when asked). Without a trained default bundle the model is the
 default config with random weights (same cost, meaningless outputs); the output says which.
 
-    python -m bench.latency [--input FILE] [--seconds 60] [--path pulse|file] [--model BUNDLE] [--json PATH]
+With several ``--model`` bundles each round runs them one after the other on the same music; the table shows
+each one's median over the rounds and its ratio to the first (the machine's load then weighs on all alike).
+
+    python -m bench.latency [--input FILE] [--seconds 60] [--path pulse|file] [--model BUNDLE ...]
+                            [--rounds N] [--json PATH]
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile
@@ -160,35 +165,14 @@ def percentile(x: np.ndarray, q: float) -> float:
     return float(np.percentile(x, q)) if x.size else float("nan")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--input",
-        type=Path,
-        help="music file (default: the first long OGG under data/music, "
-        "made by python -m train.fetch_music --out data/music)",
-    )
-    parser.add_argument("--seconds", type=float, default=60.0, help="seconds of music to stream (default 60)")
-    parser.add_argument("--path", choices=("pulse", "file"), default="pulse", help="audio path (default pulse)")
-    parser.add_argument("--model", help="model bundle (default: trained default, else random weights)")
-    parser.add_argument(
-        "--latency", type=float, default=None, help="sound-card input latency in s (default: configs/default.yaml)"
-    )
-    parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--receiver", nargs=2, metavar=("PORT_FILE", "OUT_FILE"), help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.receiver:
-        receiver_main(*args.receiver)
-        return 0
-
+def measure(
+    bundle_file: Path, bundle_kind: str, music: np.ndarray, music_file: Path, path: str, latency: float | str
+) -> dict[str, Any]:
+    """One live run of ``bundle_file`` on ``music`` (22050 Hz mono) through ``path``: the figures of the
+    module docstring, by name."""
     settings = StreamSettings()
-    torch.set_num_threads(settings.engine.torch_threads)
-    latency = settings.input.latency if args.latency is None else args.latency
-    music_file = find_music(args.input)
-    music = load_music(music_file, args.seconds)
-    workdir = Path(tempfile.mkdtemp(prefix="damer-bench-"))
-    bundle_file, bundle_kind = model_path(args.model, workdir)
     bundle = load_model(str(bundle_file), "cpu")
+    workdir = Path(tempfile.mkdtemp(prefix="damer-bench-"))
 
     port_file, out_file = workdir / "port", workdir / "received.npz"
     receiver = subprocess.Popen([sys.executable, "-m", "bench.latency", "--receiver", str(port_file), str(out_file)])
@@ -198,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
 
     log = UpdateLog()
     emitters = [OscEmitter([target], settings.osc.prefix), log]
-    path_used = args.path
+    path_used = path
     device_latency = float("nan")
     stop = threading.Event()
     result: dict = {}
@@ -206,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         cleanup.callback(receiver.wait, timeout=30)
         cleanup.callback(stop_receiver, int(port_file.read_text()))
         env: dict[str, str] = {}
-        if args.path == "pulse":
+        if path == "pulse":
             try:
                 env = cleanup.enter_context(null_sink(workdir / "pulse"))
             except PulseUnavailable as exc:
@@ -253,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     token_span_ms = 1000 * per_token / RATE
     compute_ms = 1000 * np.array(log.compute)
     updates = int(summary.updates)
-    numbers = {
+    return {
         "sound_to_osc_p50_ms": percentile(latency_ms, 50),
         "sound_to_osc_p99_ms": percentile(latency_ms, 99),
         "sound_to_osc_max_ms": float(latency_ms.max()) if latency_ms.size else float("nan"),
@@ -278,22 +262,74 @@ def main(argv: list[str] | None = None) -> int:
         else "file at real-time pace (thread, no callback)",
         "music": str(music_file),
         "model": f"{bundle_file} ({bundle_kind})",
-        "machine": machine_line(),
     }
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The per-figure median over ``runs`` of one model (text fields from the first run)."""
+    return {
+        key: value if isinstance(value, str) else type(value)(np.median([run[key] for run in runs]))
+        for key, value in runs[0].items()
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--input",
+        type=Path,
+        help="music file (default: the first long OGG under data/music, "
+        "made by python -m train.fetch_music --out data/music)",
+    )
+    parser.add_argument("--seconds", type=float, default=60.0, help="seconds of music to stream (default 60)")
+    parser.add_argument("--path", choices=("pulse", "file"), default="pulse", help="audio path (default pulse)")
+    parser.add_argument(
+        "--model",
+        nargs="+",
+        help="model bundle(s), measured in turn in each round and compared with the first "
+        "(default: trained default, else random weights)",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="runs of each model, in alternation (default 1)")
+    parser.add_argument(
+        "--latency", type=float, default=None, help="sound-card input latency in s (default: configs/default.yaml)"
+    )
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--receiver", nargs=2, metavar=("PORT_FILE", "OUT_FILE"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.receiver:
+        receiver_main(*args.receiver)
+        return 0
+
+    settings = StreamSettings()
+    torch.set_num_threads(settings.engine.torch_threads)
+    latency = settings.input.latency if args.latency is None else args.latency
+    music_file = find_music(args.input)
+    music = load_music(music_file, args.seconds)
+    models = [model_path(model, Path(tempfile.mkdtemp(prefix="damer-bench-"))) for model in args.model or [None]]
+    runs: list[list[dict[str, Any]]] = [[] for _ in models]
+    for _ in range(args.rounds):
+        for i, (bundle_file, bundle_kind) in enumerate(models):
+            runs[i].append(measure(bundle_file, bundle_kind, music, music_file, args.path, latency))
+    results = [median_run(model_runs) for model_runs in runs]
     targets = {
         "sound_to_osc_p99_ms": "total <= 50 incl. hop_wait",
         "compute_p99_ms": "<= 5",
         "cpu_percent_one_core": "<= 15",
         "updates": ">= 2000",
     }
-    print(f"music: {music_file}\nmodel: {numbers['model']}\npath: {numbers['path']}\nmachine: {numbers['machine']}")
-    print(f"{'metric':<28}{'value':>12}  target")
-    for key, value in numbers.items():
+    print(f"music: {music_file}\npath: {results[0]['path']}\nmachine: {machine_line()}")
+    for i, result in enumerate(results):
+        print(f"model {chr(65 + i)}: {result['model']}")
+    header = "".join(f"{chr(65 + i):>12}" for i in range(len(results)))
+    ratios = "".join(f"{f'{chr(66 + i)}/A':>10}" for i in range(len(results) - 1))
+    print(f"{'metric':<28}{header}{ratios}  target")
+    for key, value in results[0].items():
         if isinstance(value, str):
             continue
-        shown = f"{value:12.2f}" if isinstance(value, float) else f"{value:12d}"
-        print(f"{key:<28}{shown}  {targets.get(key, '')}")
-    write_json(args.json, numbers)
+        cells = "".join(f"{r[key]:12.2f}" if isinstance(value, float) else f"{r[key]:12d}" for r in results)
+        cells += "".join(f"{r[key] / value:10.2f}" if value else f"{'':>10}" for r in results[1:])
+        print(f"{key:<28}{cells}  {targets.get(key, '')}")
+    write_json(args.json, {"machine": machine_line(), "rounds": args.rounds, "models": results})
     return 0
 
 
