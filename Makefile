@@ -11,8 +11,8 @@ DEB_RUN := libportaudio2
 DEB_TEST := $(DEB_RUN) liblo-tools pulseaudio pulseaudio-utils libasound2-plugins puredata-core \
             fluidsynth timgm6mb-soundfont chromium
 
-# The shipped bundles (damer_core/models/): the musicnn student, then the default model on it and the "musicnn"
-# bundle on musicnn itself, each trained on all of 4Q after its artist-grouped cross-validation (card figures).
+# The shipped bundles (damer_core/models/): the musicnn student, then the default model (musicnn view) and the
+# "light" bundle on the student, each trained on all of 4Q after its artist-grouped cross-validation (card figures).
 # The 4Q dataset must be in data/4q first (see README: "Training").
 CV := --folds 5 --source 4q
 
@@ -46,9 +46,9 @@ default-model: setup-dev
 	$(BIN)/damer cv configs/train/default.yaml $(CV) --out runs/cv/default
 	$(BIN)/damer train configs/train/default.yaml --out runs/default --cv-report runs/cv/default/cv.json
 	cp runs/default/model.safetensors damer_core/models/default.safetensors
-	$(BIN)/damer cv configs/train/musicnn.yaml $(CV) --out runs/cv/musicnn
-	$(BIN)/damer train configs/train/musicnn.yaml --out runs/musicnn --cv-report runs/cv/musicnn/cv.json
-	cp runs/musicnn/model.safetensors damer_core/models/musicnn.safetensors
+	$(BIN)/damer cv configs/train/light.yaml $(CV) --out runs/cv/light
+	$(BIN)/damer train configs/train/light.yaml --out runs/light --cv-report runs/cv/light/cv.json
+	cp runs/light/model.safetensors damer_core/models/light.safetensors
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)

@@ -74,9 +74,13 @@ def model_card(
         )
     model = recipe.model
     if recipe.features.musicnn is not None:
+        if recipe.features.musicnn.encoder == "student":
+            role = "through its causal student (musicnn_student.safetensors), distilled from it; musicnn is not run"
+        else:
+            role = "as a view" if "musicnn" in model.views else "as a teacher during training only"
         notices.append(
             "uses MSD_musicnn (Pons & Serra 2019, ISC licence, weights shipped in damer_core/models with their "
-            f"licence): {'as a view' if 'musicnn' in model.views else 'as a teacher during training only'}"
+            f"licence): {role}"
         )
     several = len(model.views) >= 2
     return {

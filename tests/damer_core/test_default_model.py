@@ -1,5 +1,6 @@
-"""The default model shipped in the package: it loads, the live front-end serves its spec (musicnn weights
-included), its card holds the held-out results, and it hears a calm and an agitated section apart."""
+"""The bundles shipped in the package: they load, the live front-end serves their spec (the pretrained view's
+weights included), their cards hold the cross-validation and the data, and they hear a calm and an agitated
+section apart."""
 
 from __future__ import annotations
 
@@ -11,41 +12,62 @@ import pytest
 import soundfile
 import torch
 
-from damer_core.bundle import check_live_spec, default_bundle_path, load_bundle
+from damer_core.bundle import Bundle, check_live_spec, default_bundle_path, load_bundle
 from damer_core.features.frontend import FrontEnd
 from damer_core.musicnn import default_weights_path
+from damer_core.shipped import shipped_model_names, shipped_model_path
+from damer_core.student.weights import shipped_student_path
 
 DEMO = Path(__file__).resolve().parents[2] / "streamer" / "data" / "demo.ogg"
 CALM_S, AGITATED_S = (6.0, 12.0), (18.0, 24.0)  # the demo's first two sections, after 6 s of each
+SHIPPED = {"default": "musicnn", "light": "student"}
+"""The shipped bundles and what computes their pretrained view."""
 
 
-@pytest.fixture(scope="module")
-def bundle():
-    return load_bundle(default_bundle_path(), device="cpu")
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_default_bundle_loads_and_its_spec_is_the_live_front_ends(bundle):
+@pytest.fixture(scope="module", params=sorted(SHIPPED))
+def shipped(request) -> tuple[str, Bundle]:
+    return request.param, load_bundle(shipped_model_path(request.param), device="cpu")
+
+
+def test_the_shipped_bundles_are_the_default_and_light() -> None:
+    assert shipped_model_names() == ["default", "light"]
+    assert shipped_model_path("default") == default_bundle_path()
+
+
+def test_bundle_loads_and_its_spec_is_the_live_front_ends(shipped) -> None:
+    name, bundle = shipped
     check_live_spec(bundle.spec)
-    assert bundle.spec.musicnn is not None and "musicnn" in bundle.model.views
-    assert bundle.spec.musicnn.weights_sha256 == hashlib.sha256(default_weights_path().read_bytes()).hexdigest()
+    view = bundle.spec.musicnn
+    assert view is not None and "musicnn" in bundle.model.views and view.encoder == SHIPPED[name]
+    if view.encoder == "student":
+        assert view.student_sha256 == sha256(shipped_student_path())
+    assert view.weights_sha256 == sha256(default_weights_path())
     views = FrontEnd(bundle.spec).push(np.zeros(bundle.spec.win_length + 3 * bundle.spec.hop, dtype=np.float32))
-    assert [view.shape for view in views] == [(4, 128), (4, 84), (4, bundle.spec.musicnn.size)]
-    assert default_bundle_path().stat().st_size < 8 * 2**20
+    assert [v.shape for v in views] == [(4, 128), (4, 84), (4, view.size)]
+    assert shipped_model_path(name).stat().st_size < 8 * 2**20
 
 
-def test_card_reports_the_held_out_artists_and_the_data(bundle):
-    card = bundle.card
-    test = card["metrics"]["test"]
-    assert test["n_clips"] == 170
-    for dimension in ("valence", "arousal"):
-        assert 0.5 < test[dimension]["accuracy"] <= 1.0
-    names = {row["name"] for row in card["data"]}
-    assert {"4q", "synth", "music"} <= names
+def test_card_reports_the_cross_validation_and_the_data(shipped) -> None:
+    card = shipped[1].card
+    cv = card["cross_validation"]
+    assert (cv["source"], cv["folds"], cv["repeats"], cv["n_clips"]) == ("4q", 5, 1, 676)
+    assert cv["steps"] == card["training"]["steps"]
+    for measure in ("valence", "arousal", "quadrant"):
+        assert 0.5 < cv["summary"][f"{measure}.accuracy"]["mean"] <= 1.0
+    assert set(cv["paired"]) == {"penultimate", "pools", "handcrafted", "centroid"}
+    assert "test" not in card["metrics"], "the shipped bundles hold nothing out: their accuracy is the CV's"
+    assert {row["name"]: row["train_clips"] for row in card["data"]}["4q"] == 676
+    assert {row["name"] for row in card["data"]} == {"4q", "music"}
     assert any("research use only" in notice for notice in card["notices"])
     assert any("MSD_musicnn" in notice for notice in card["notices"])
 
 
-def test_agitated_section_of_the_demo_has_higher_arousal_than_the_calm_one(bundle):
+def test_agitated_section_of_the_demo_has_higher_arousal_than_the_calm_one(shipped) -> None:
+    bundle = shipped[1]
     audio, rate = soundfile.read(DEMO, dtype="float32")
     assert rate == bundle.spec.sample_rate
     audio = audio[: int(AGITATED_S[1] * rate)]

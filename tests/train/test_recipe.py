@@ -13,13 +13,13 @@ from train.student import load_student_recipe
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
 STUDENT_RECIPE = CONFIGS / "student.yaml"
 RECIPES = sorted(path for path in CONFIGS.glob("*.yaml") if path != STUDENT_RECIPE)
-SHIPPED_BUNDLE_RECIPES = ("default", "musicnn")
+SHIPPED_BUNDLE_RECIPES = ("default", "light")
 MINIMAL = "data:\n  sources:\n    - {kind: 4q, path: q}\n"
 
 
 def test_every_shipped_recipe_loads() -> None:
     names = {path.stem for path in RECIPES}
-    assert {"memo2496", "deam", "pmemo", "emomusic", "4q", "synth", "default", "musicnn"} <= names
+    assert {"memo2496", "deam", "pmemo", "emomusic", "4q", "synth", "default", "light"} <= names
     for path in RECIPES:
         recipe = load_recipe(path)
         assert isinstance(recipe, TrainRecipe)
