@@ -14,7 +14,7 @@ round so that they share the machine's noise:
   round (its start is excluded; the driver's connection and the workers' start-up are included).
 
 With ``--compare BUNDLE ...`` each round also runs the live engine and ``batch --jobs 1`` with those bundles
-(another model's whole offline pipeline, e.g. the musicnn-view bundle against the student-view default);
+(another model's whole offline pipeline, e.g. the student-view "light" bundle against the default);
 their rows say how many times faster the first model is in the same way.
 
 Machines here are shared: quote the ratios of one run (``batch --jobs 1`` / ``live engine`` is the batch
